@@ -1,0 +1,151 @@
+/* context.c — context creation, the scratch arena, cancellation.
+ * SPDX-License-Identifier: MIT */
+#include "context.h"
+
+#include "status.h"
+#include "threads.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Vocabulary rows expanded from f16 per matrix product in the LM head. */
+#define MV_VOCAB_CHUNK 2048
+
+magvlt_context_params
+magvlt_context_default_params (void)
+{
+  magvlt_context_params p = { .n_threads = 0 };
+  return p;
+}
+
+typedef struct {
+  void **ptr;
+  size_t bytes;
+} arena_item;
+
+static size_t
+align64 (size_t n)
+{
+  return (n + 63) & ~(size_t) 63;
+}
+
+magvlt_status
+magvlt_context_init (const magvlt_model *model, const magvlt_context_params *params,
+                     magvlt_context **out)
+{
+  if (!out)
+    return mv_fail (MAGVLT_ERR_INVALID_ARG, "magvlt_context_init: out is NULL");
+  *out = NULL;
+  if (!model)
+    return mv_fail (MAGVLT_ERR_INVALID_ARG, "magvlt_context_init: model is NULL");
+  magvlt_context_params p = params ? *params : magvlt_context_default_params ();
+  if (p.n_threads < 0 || p.n_threads > 1024)
+    return mv_fail (MAGVLT_ERR_INVALID_ARG,
+                    "n_threads is %d; use 0 (all physical cores) or 1 to 1024", p.n_threads);
+
+  magvlt_context *ctx = calloc (1, sizeof *ctx);
+  if (!ctx)
+    return mv_fail (MAGVLT_ERR_NOMEM, "out of memory");
+  ctx->model = model;
+  ctx->params = p;
+  ctx->n_threads = p.n_threads > 0 ? p.n_threads : mv_physical_cores ();
+  atomic_init (&ctx->cancel, 0);
+
+  const mv_hparams *hp = &model->hp;
+  size_t l = (size_t) hp->seq_len, c = (size_t) hp->embed_dim, m = (size_t) hp->mlp_hidden;
+  size_t wbuf = c * c;
+  if (m * c > wbuf)
+    wbuf = m * c;
+  if ((size_t) MV_VOCAB_CHUNK * c > wbuf)
+    wbuf = (size_t) MV_VOCAB_CHUNK * c;
+  if (hp->ctx_len_txt * c > wbuf)
+    wbuf = hp->ctx_len_txt * c;
+  ctx->wbuf_floats = wbuf;
+
+  arena_item items[] = {
+    { (void **) &ctx->x, l * c * 4 },      { (void **) &ctx->h, l * c * 4 },
+    { (void **) &ctx->q, l * c * 4 },      { (void **) &ctx->k, l * c * 4 },
+    { (void **) &ctx->v, l * c * 4 },      { (void **) &ctx->att, l * c * 4 },
+    { (void **) &ctx->mlp, l * m * 4 },    { (void **) &ctx->scores, l * l * 4 },
+    { (void **) &ctx->wbuf, wbuf * 4 },    { (void **) &ctx->kv_len, l * 4 },
+    { (void **) &ctx->seq_global, l * 4 }, { (void **) &ctx->seq_compact, l * 4 },
+    { (void **) &ctx->seq_row, l * 4 },    { (void **) &ctx->seq_pos, l * 4 },
+    { (void **) &ctx->seq_seg, l },        { (void **) &ctx->seq_masked, l },
+    { (void **) &ctx->rows, l * 4 },
+  };
+  size_t total = 0;
+  for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
+    total += align64 (items[i].bytes);
+  ctx->arena = aligned_alloc (64, total);
+  if (!ctx->arena)
+    {
+      free (ctx);
+      return mv_fail (MAGVLT_ERR_NOMEM, "out of memory for a %zu-byte context", total);
+    }
+  ctx->arena_bytes = total;
+  size_t off = 0;
+  for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
+    {
+      *items[i].ptr = (char *) ctx->arena + off;
+      off += align64 (items[i].bytes);
+    }
+  *out = ctx;
+  return MAGVLT_OK;
+}
+
+void
+magvlt_context_free (magvlt_context *ctx)
+{
+  if (!ctx)
+    return;
+  free (ctx->arena);
+  free (ctx);
+}
+
+void
+magvlt_context_cancel (magvlt_context *ctx)
+{
+  if (ctx)
+    atomic_store (&ctx->cancel, 1);
+}
+
+const char *
+magvlt_context_last_error (const magvlt_context *ctx)
+{
+  return ctx ? ctx->last_error : "";
+}
+
+size_t
+magvlt_context_memory_size (const magvlt_context *ctx)
+{
+  return ctx ? sizeof *ctx + ctx->arena_bytes : 0;
+}
+
+magvlt_status
+mv_ctx_keep_error (magvlt_context *ctx, magvlt_status st)
+{
+  snprintf (ctx->last_error, sizeof ctx->last_error, "%s", magvlt_last_error ());
+  mv_log (ctx->params.log_callback, ctx->params.log_user_data,
+          st == MAGVLT_ABORTED ? MAGVLT_LOG_INFO : MAGVLT_LOG_ERROR, "%s", ctx->last_error);
+  return st;
+}
+
+magvlt_status
+mv_ctx_fail (magvlt_context *ctx, magvlt_status st, const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+  va_start (ap, fmt);
+  vsnprintf (msg, sizeof msg, fmt, ap);
+  va_end (ap);
+  mv_fail (st, "%s", msg);
+  return mv_ctx_keep_error (ctx, st);
+}
+
+bool
+mv_ctx_take_cancel (magvlt_context *ctx)
+{
+  return atomic_exchange (&ctx->cancel, 0) != 0;
+}

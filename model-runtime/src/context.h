@@ -1,0 +1,52 @@
+/* context.h — per-thread state: scratch arena, cancel flag, callbacks.
+ * SPDX-License-Identifier: MIT */
+#ifndef MAGVLT_CONTEXT_H
+#define MAGVLT_CONTEXT_H
+
+#include "magvlt.h"
+#include "model.h"
+
+#include <stdatomic.h>
+
+/* One position of the compacted sequence (text slots >= n dropped). */
+typedef enum { MV_SEG_SPC, MV_SEG_IMG, MV_SEG_TXT } mv_segment;
+
+struct magvlt_context {
+  const magvlt_model *model;
+  magvlt_context_params params;
+  int n_threads;
+  atomic_int cancel;
+  char last_error[1024];
+
+  /* One arena, carved into named buffers at init (sizes from the model). */
+  void *arena;
+  size_t arena_bytes;
+  float *x;         /* [L, C] residual stream */
+  float *h;         /* [L, C] normalised input of a sub-layer */
+  float *q, *k, *v; /* [L, C] */
+  float *att;       /* [L, C] attention output before the projection */
+  float *mlp;       /* [L, M] */
+  float *scores;    /* [L, L] */
+  float *wbuf;      /* f16 → f32 expansion of one weight matrix or vocab chunk */
+  size_t wbuf_floats;
+  int32_t *kv_len;      /* [L] per query row: keys 0..kv_len-1 are visible */
+  int32_t *seq_global;  /* [L] compact index → index in the full layout */
+  int32_t *seq_compact; /* [L] full-layout index → compact index, or -1 */
+  int32_t *seq_row;     /* [L] row of the token table for each position */
+  int32_t *seq_pos;     /* [L] positional-table index */
+  uint8_t *seq_seg;     /* [L] mv_segment */
+  uint8_t *seq_masked;  /* [L] */
+  int32_t *rows;        /* [L] scratch list of compact rows for the LM head */
+};
+
+/* Records a failure as both the thread's and the context's last error. */
+magvlt_status mv_ctx_fail (magvlt_context *ctx, magvlt_status st, const char *fmt, ...)
+  __attribute__ ((format (printf, 3, 4)));
+
+/* Copies the thread's last error into the context after a failing helper. */
+magvlt_status mv_ctx_keep_error (magvlt_context *ctx, magvlt_status st);
+
+/* True (and the flag cleared) when a cancel request is pending. */
+bool mv_ctx_take_cancel (magvlt_context *ctx);
+
+#endif

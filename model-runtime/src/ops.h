@@ -1,0 +1,63 @@
+/* ops.h — the numeric kernels of the transformer, and naive references.
+ * SPDX-License-Identifier: MIT
+ *
+ * Legend for the shape comments: N rows (tokens), C channels, K inner
+ * dimension, O output features, L sequence length, H heads, D = C / H.
+ * All matrices are row-major. Every optimised kernel has a *_naive twin in
+ * ops_naive.c, simple enough to trust by reading; tests/model-runtime/
+ * test-ops.c compares the two on random inputs. */
+#ifndef MAGVLT_OPS_H
+#define MAGVLT_OPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* C[M, N] = alpha · op(A) · op(B) + beta · C, op = transpose when t* is set.
+ * A is [M, K] (or [K, M] transposed), B is [K, N] (or [N, K]). */
+void mv_gemm (bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+              const float *b, int ldb, float beta, float *c, int ldc);
+
+/* x: [N, K], w: [O, K] (PyTorch Linear layout), b: [O] or NULL → y: [N, O].
+ * accumulate adds into y (a residual connection) instead of overwriting. */
+void mv_linear (const float *x, int n, int k, const float *w, const float *b, int o, float *y,
+                bool accumulate);
+
+/* x: [N, C] → y: [N, C] (may alias x); biased variance, affine g, b. */
+void mv_layernorm (const float *x, int n, int c, const float *g, const float *b, float eps,
+                   float *y);
+
+/* In place, exact form 0.5·x·(1 + erf(x/√2)). */
+void mv_gelu (float *x, size_t n);
+
+/* row: [n_total]; softmax over row[0..n_valid), zeros in row[n_valid..n_total). */
+void mv_softmax_prefix (float *row, int n_valid, int n_total);
+
+/* Multi-head attention with a prefix mask: query row i may attend to key rows
+ * 0..kv_len[i]-1. q, k, v: [L, C] with head h in channels [h·D, (h+1)·D);
+ * scores: scratch of L·L floats → out: [L, C]. Scale 1/√D. */
+void mv_attention (const float *q, const float *k, const float *v, int l, int c, int h,
+                   const int32_t *kv_len, float *scores, float *out);
+
+/* dst[0..c) += row `row` of a [rows, c] table stored as f32 (is_f16 false)
+ * or IEEE half (is_f16 true). */
+void mv_add_row (const void *table, bool is_f16, int64_t row, int c, float *dst);
+
+/* IEEE half → float, n values. Uses F16C when the CPU has it. */
+void mv_f16_to_f32 (const uint16_t *src, float *dst, size_t n);
+
+/* Naive references (ops_naive.c). mv_attention_naive takes a full boolean
+ * mask allow: [L, L] (nonzero = may attend) instead of prefix lengths. */
+void mv_gemm_naive (bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc);
+void mv_linear_naive (const float *x, int n, int k, const float *w, const float *b, int o, float *y,
+                      bool accumulate);
+void mv_layernorm_naive (const float *x, int n, int c, const float *g, const float *b, float eps,
+                         float *y);
+void mv_gelu_naive (float *x, size_t n);
+void mv_softmax_naive (float *row, const uint8_t *allow, int n);
+void mv_attention_naive (const float *q, const float *k, const float *v, int l, int c, int h,
+                         const uint8_t *allow, float *out);
+float mv_f16_to_f32_naive (uint16_t h);
+
+#endif

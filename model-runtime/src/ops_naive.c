@@ -1,0 +1,123 @@
+/* ops_naive.c — scalar references for every kernel in ops.c, written for
+ * obviousness (double accumulators, no blocking), used only by tests.
+ * SPDX-License-Identifier: MIT */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+void
+mv_gemm_naive (bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc)
+{
+  for (int i = 0; i < m; i++)
+    for (int j = 0; j < n; j++)
+      {
+        double s = 0.0;
+        for (int p = 0; p < k; p++)
+          {
+            double av = ta ? a[(size_t) p * lda + i] : a[(size_t) i * lda + p];
+            double bv = tb ? b[(size_t) j * ldb + p] : b[(size_t) p * ldb + j];
+            s += av * bv;
+          }
+        float *cv = &c[(size_t) i * ldc + j];
+        *cv = (float) (alpha * s + (beta == 0.0f ? 0.0 : (double) beta * *cv));
+      }
+}
+
+void
+mv_linear_naive (const float *x, int n, int k, const float *w, const float *b, int o, float *y,
+                 bool accumulate)
+{
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < o; j++)
+      {
+        double s = b ? b[j] : 0.0;
+        for (int p = 0; p < k; p++)
+          s += (double) x[(size_t) i * k + p] * w[(size_t) j * k + p];
+        y[(size_t) i * o + j] = (float) (accumulate ? y[(size_t) i * o + j] + s : s);
+      }
+}
+
+void
+mv_layernorm_naive (const float *x, int n, int c, const float *g, const float *b, float eps,
+                    float *y)
+{
+  for (int i = 0; i < n; i++)
+    {
+      const float *r = x + (size_t) i * c;
+      double mean = 0.0, var = 0.0;
+      for (int j = 0; j < c; j++)
+        mean += r[j];
+      mean /= c;
+      for (int j = 0; j < c; j++)
+        var += (r[j] - mean) * (r[j] - mean);
+      var /= c;
+      double inv = 1.0 / sqrt (var + eps);
+      for (int j = 0; j < c; j++)
+        y[(size_t) i * c + j] = (float) ((r[j] - mean) * inv * g[j] + b[j]);
+    }
+}
+
+void
+mv_gelu_naive (float *x, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    x[i] = (float) (0.5 * x[i] * (1.0 + erf (x[i] / sqrt (2.0))));
+}
+
+void
+mv_softmax_naive (float *row, const uint8_t *allow, int n)
+{
+  double mx = -INFINITY, sum = 0.0;
+  for (int j = 0; j < n; j++)
+    if (allow[j] && row[j] > mx)
+      mx = row[j];
+  for (int j = 0; j < n; j++)
+    sum += allow[j] ? exp (row[j] - mx) : 0.0;
+  for (int j = 0; j < n; j++)
+    row[j] = allow[j] ? (float) (exp (row[j] - mx) / sum) : 0.0f;
+}
+
+void
+mv_attention_naive (const float *q, const float *k, const float *v, int l, int c, int h,
+                    const uint8_t *allow, float *out)
+{
+  int d = c / h;
+  double scale = 1.0 / sqrt ((double) d);
+  float w[l > 0 ? l : 1];
+
+  for (int hd = 0; hd < h; hd++)
+    for (int i = 0; i < l; i++)
+      {
+        for (int j = 0; j < l; j++)
+          {
+            double s = 0.0;
+            for (int e = 0; e < d; e++)
+              s += (double) q[(size_t) i * c + hd * d + e] * k[(size_t) j * c + hd * d + e];
+            w[j] = (float) (s * scale);
+          }
+        mv_softmax_naive (w, allow + (size_t) i * l, l);
+        for (int e = 0; e < d; e++)
+          {
+            double s = 0.0;
+            for (int j = 0; j < l; j++)
+              s += (double) w[j] * v[(size_t) j * c + hd * d + e];
+            out[(size_t) i * c + hd * d + e] = (float) s;
+          }
+      }
+}
+
+float
+mv_f16_to_f32_naive (uint16_t h)
+{
+  int sign = h >> 15, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+  double v;
+  if (exp == 0)
+    v = ldexp (man, -24); /* zero or subnormal */
+  else if (exp == 31)
+    v = man ? NAN : INFINITY;
+  else
+    v = ldexp (man + 1024, exp - 25);
+  return (float) (sign ? -v : v);
+}

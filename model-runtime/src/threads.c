@@ -1,0 +1,67 @@
+/* threads.c — how many threads to use.
+ * SPDX-License-Identifier: MIT */
+#define _GNU_SOURCE
+#include "threads.h"
+
+#include <cblas.h>
+#include <sched.h>
+#include <stdio.h>
+#include <unistd.h>
+
+/* Counts distinct (package, core) pairs among the CPUs this process may run
+ * on; matrix products gain nothing from a core's second hyper-thread. */
+int
+mv_physical_cores (void)
+{
+  cpu_set_t set;
+  int seen[256][2];
+  int n_seen = 0, n_cpus = 0;
+
+  if (sched_getaffinity (0, sizeof set, &set) != 0)
+    {
+      long n = sysconf (_SC_NPROCESSORS_ONLN);
+      return n > 0 ? (int) n : 1;
+    }
+  for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+    {
+      if (!CPU_ISSET (cpu, &set))
+        continue;
+      n_cpus++;
+      char path[128];
+      int pkg = -1, core = -1;
+      FILE *f;
+      snprintf (path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/physical_package_id",
+                cpu);
+      if ((f = fopen (path, "r")))
+        {
+          if (fscanf (f, "%d", &pkg) != 1)
+            pkg = -1;
+          fclose (f);
+        }
+      snprintf (path, sizeof path, "/sys/devices/system/cpu/cpu%d/topology/core_id", cpu);
+      if ((f = fopen (path, "r")))
+        {
+          if (fscanf (f, "%d", &core) != 1)
+            core = -1;
+          fclose (f);
+        }
+      if (pkg < 0 || core < 0)
+        return CPU_COUNT (&set); /* no topology information: count CPUs */
+      int dup = 0;
+      for (int i = 0; i < n_seen && !dup; i++)
+        dup = seen[i][0] == pkg && seen[i][1] == core;
+      if (!dup && n_seen < 256)
+        {
+          seen[n_seen][0] = pkg;
+          seen[n_seen][1] = core;
+          n_seen++;
+        }
+    }
+  return n_seen > 0 ? n_seen : (n_cpus > 0 ? n_cpus : 1);
+}
+
+void
+mv_blas_set_threads (int n)
+{
+  openblas_set_num_threads (n);
+}

@@ -1,0 +1,48 @@
+/* cmd-info.c — `magvlt info -m MODEL`.
+ * SPDX-License-Identifier: MIT */
+#include "magvlt-cli.h"
+
+#include <stdio.h>
+
+int
+cli_info (int argc, char **argv)
+{
+  g_autofree char *model_path = NULL;
+  const GOptionEntry entries[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (GGUF)", "MODEL" },
+    { NULL },
+  };
+  if (!cli_parse ("info", "Print a MAGVLT model file's architecture, geometry and size.", NULL,
+                  entries, &argc, &argv))
+    return CLI_EXIT_USAGE;
+  if (!model_path || argc > 1)
+    {
+      fprintf (stderr, "magvlt info: give exactly one model with -m MODEL\n");
+      return CLI_EXIT_USAGE;
+    }
+
+  magvlt_model *model = cli_load_model (model_path);
+  if (!model)
+    return CLI_EXIT_FAILED;
+  magvlt_model_info in;
+  magvlt_model_get_info (model, &in);
+  printf ("file:           %s\n", in.path);
+  printf ("file size:      %llu bytes (%.1f MiB), GGUF v%d, %s\n",
+          (unsigned long long) in.file_size, (double) in.file_size / (1 << 20), in.gguf_version,
+          in.mmapped ? "memory-mapped" : "read into memory");
+  printf ("architecture:   %s\n", in.architecture);
+  if (in.name[0])
+    printf ("name:           %s\n", in.name);
+  printf ("tensors:        %lld\n", (long long) in.n_tensors);
+  printf ("parameters:     %lld transformer, %lld VQGAN\n", (long long) in.n_params_stage2,
+          (long long) in.n_params_vqgan);
+  printf ("weights:        %s\n", in.weight_type);
+  printf ("transformer:    %d layers, width %d, %d heads (head dim %d), MLP %d\n", in.n_layers,
+          in.embed_dim, in.n_heads, in.embed_dim / in.n_heads, in.mlp_hidden);
+  printf ("sequence:       %d = 4 + %d image tokens (%dx%d grid) + %d text slots\n", in.seq_len,
+          in.ctx_len_img, in.image_grid, in.image_grid, in.ctx_len_txt);
+  printf ("vocabularies:   %d image codes, %d text ids (end/pad id %d), %d special tokens\n",
+          in.vocab_size_img, in.vocab_size_txt, in.text_eot_id, in.n_special);
+  magvlt_model_free (model);
+  return CLI_EXIT_OK;
+}

@@ -1,0 +1,27 @@
+/* magvlt-cli.h — shared bits of the `magvlt` command-line tool.
+ * SPDX-License-Identifier: MIT */
+#ifndef MAGVLT_CLI_H
+#define MAGVLT_CLI_H
+
+#include "magvlt.h"
+
+#include <glib.h>
+
+/* Exit codes: 0 success, 1 the job failed (bad file, bad input, cancelled),
+ * 2 the command line is wrong. */
+enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
+
+int cli_info (int argc, char **argv);
+int cli_forward (int argc, char **argv);
+
+/* Parses argv with entries; prints the error and returns FALSE on failure. */
+gboolean cli_parse (const char *command, const char *summary, const char *description,
+                    const GOptionEntry *entries, int *argc, char ***argv);
+
+/* Loads a model, printing the library's message on failure. */
+magvlt_model *cli_load_model (const char *path);
+
+/* Wall-clock milliseconds. */
+double cli_now_ms (void);
+
+#endif

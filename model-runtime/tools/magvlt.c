@@ -1,0 +1,90 @@
+/* magvlt.c — the `magvlt` command-line tool: subcommand dispatch.
+ * SPDX-License-Identifier: MIT */
+#include "magvlt-cli.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct {
+  const char *name;
+  int (*run) (int argc, char **argv);
+  const char *summary;
+} commands[] = {
+  { "info", cli_info, "print a model file's architecture, geometry and size" },
+  { "forward", cli_forward, "run one transformer forward pass per case and save the outputs" },
+};
+
+static void
+usage (FILE *out)
+{
+  fprintf (out, "Usage: magvlt COMMAND [OPTIONS]\n\nCommands:\n");
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
+    fprintf (out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf (out, "\nRun `magvlt COMMAND --help` for a command's options.\n");
+}
+
+gboolean
+cli_parse (const char *command, const char *summary, const char *description,
+           const GOptionEntry *entries, int *argc, char ***argv)
+{
+  g_autofree char *param = g_strdup_printf ("%s", command);
+  g_autoptr (GOptionContext) oc = g_option_context_new (NULL);
+  g_autoptr (GError) error = NULL;
+
+  g_option_context_set_summary (oc, summary);
+  if (description)
+    g_option_context_set_description (oc, description);
+  g_option_context_add_main_entries (oc, entries, NULL);
+  g_set_prgname (g_strdup_printf ("magvlt %s", command));
+  if (!g_option_context_parse (oc, argc, argv, &error))
+    {
+      fprintf (stderr, "magvlt %s: %s\nRun `magvlt %s --help` for usage.\n", command,
+               error->message, command);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+magvlt_model *
+cli_load_model (const char *path)
+{
+  magvlt_model *model = NULL;
+  magvlt_status st = magvlt_model_load (path, NULL, &model);
+  if (st != MAGVLT_OK)
+    {
+      fprintf (stderr, "magvlt: cannot load the model (%s): %s\n", magvlt_status_str (st),
+               magvlt_last_error ());
+      return NULL;
+    }
+  return model;
+}
+
+double
+cli_now_ms (void)
+{
+  return (double) g_get_monotonic_time () / 1000.0;
+}
+
+int
+main (int argc, char **argv)
+{
+  setlocale (LC_ALL, "");
+  if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
+    {
+      usage (argc < 2 ? stderr : stdout);
+      return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+    }
+  if (strcmp (argv[1], "--version") == 0)
+    {
+      printf ("magvlt %d.%d.%d\n", MAGVLT_VERSION_MAJOR, MAGVLT_VERSION_MINOR,
+              MAGVLT_VERSION_MICRO);
+      return CLI_EXIT_OK;
+    }
+  for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
+    if (strcmp (argv[1], commands[i].name) == 0)
+      return commands[i].run (argc - 1, argv + 1);
+  fprintf (stderr, "magvlt: unknown command '%s'\n\n", argv[1]);
+  usage (stderr);
+  return CLI_EXIT_USAGE;
+}

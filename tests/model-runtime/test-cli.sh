@@ -1,0 +1,43 @@
+#!/bin/sh
+# test-cli.sh MAGVLT MODEL CASES — the `magvlt` tool: info, forward, and
+# its exit codes and messages on bad command lines and bad files.
+magvlt=$1 model=$2 cases=$3
+tmp=$(mktemp -d) || exit 1
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+
+check () {  # check NAME EXPECTED_RC PATTERN -- COMMAND...
+  name=$1 want_rc=$2 pattern=$3
+  shift 4
+  "$@" >"$tmp/out" 2>&1
+  rc=$?
+  if [ "$rc" -eq "$want_rc" ] && { [ -z "$pattern" ] || grep -q -- "$pattern" "$tmp/out"; }; then
+    echo "ok   $name"
+    passed=$((passed + 1))
+  else
+    echo "FAIL $name (exit $rc, wanted $want_rc and /$pattern/):"
+    sed 's/^/     /' "$tmp/out"
+    failed=$((failed + 1))
+  fi
+}
+
+check "info prints the geometry" 0 "2 layers, width 64, 4 heads" -- "$magvlt" info -m "$model"
+check "info prints the sequence" 0 "28 = 4 + 16 image tokens (4x4 grid) + 8 text slots" -- "$magvlt" info -m "$model"
+check "forward runs every case" 0 "it2i_inpaint .*forward" -- "$magvlt" forward -m "$model" --cases "$cases" --out "$tmp/all"
+for f in img_logits txt_logits len_logits hidden emb block_out; do
+  check "forward wrote t2i_partial.$f.npy" 0 "NUMPY" -- head -c 16 "$tmp/all/t2i_partial.$f.npy"
+done
+check "forward --case runs one case" 0 "i2t_partial" -- "$magvlt" forward -m "$model" --cases "$cases" --case i2t_partial --out "$tmp/one"
+check "forward --case wrote only that case" 1 "" -- test -e "$tmp/one/t2i_partial.hidden.npy"
+check "unknown case" 1 "has no case named nosuch" -- "$magvlt" forward -m "$model" --cases "$cases" --case nosuch --out "$tmp/x"
+check "no command" 2 "Usage: magvlt COMMAND" -- "$magvlt"
+check "unknown command" 2 "unknown command 'frobnicate'" -- "$magvlt" frobnicate
+check "info without a model" 2 "give exactly one model" -- "$magvlt" info
+check "forward --help documents the case format" 0 "stage2_cases" -- "$magvlt" forward --help
+check "missing model file" 1 "cannot open" -- "$magvlt" info -m "$tmp/does-not-exist.gguf"
+printf 'not a model' > "$tmp/bad.gguf"
+check "not a GGUF file" 1 "bad magic number" -- "$magvlt" info -m "$tmp/bad.gguf"
+printf '{"stage2_cases": {"a": {"layout": "X2Y"}}}' > "$tmp/bad.json"
+check "bad case file" 1 "layout must be" -- "$magvlt" forward -m "$model" --cases "$tmp/bad.json" --out "$tmp/y"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
