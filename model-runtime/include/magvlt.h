@@ -131,6 +131,12 @@ typedef struct magvlt_model_info {
   int32_t vocab_size_txt; /* Vt */
   int32_t n_special;
   int32_t text_eot_id;
+
+  bool has_vqgan;           /* the file holds the image tokenizer */
+  bool has_palette;         /* per-code preview colours (magvlt_vq_preview) */
+  int32_t image_resolution; /* R: images are R×R pixels (0 without a VQGAN) */
+  int32_t vq_z_channels;
+  int32_t vq_embed_dim; /* codebook vector size */
 } magvlt_model_info;
 
 /* Fills *info; its strings belong to the model. */
@@ -205,6 +211,48 @@ typedef struct magvlt_forward_output {
 /* Runs the stage-2 transformer once on one sequence (spec §2). */
 MAGVLT_API magvlt_status magvlt_forward (magvlt_context *ctx, const magvlt_forward_input *input,
                                          magvlt_forward_output *output);
+
+/* ---- image tokenizer (VQGAN) -------------------------------------------- */
+
+/* Images are R×R RGB (R = magvlt_model_info.image_resolution); codes form
+ * an s×s grid (s = image_grid), row-major. Resizing and cropping to R×R is
+ * the caller's business (the CLI and the app do it). The first image job of
+ * a context allocates its VQGAN scratch (3 activations of the largest
+ * layer + an im2col band of at most 32 MB + attention scratch); cancellation
+ * is polled for every band of every convolution. */
+
+typedef struct magvlt_vq_encode_output {
+  int32_t *codes;     /* [s·s], required */
+  float *encoder_out; /* [z_channels, s, s] the encoder's output, optional */
+  float *pre_quant;   /* [embed_dim, s, s] after quant_conv, before the code
+                          search, optional */
+} magvlt_vq_encode_output;
+
+/* rgb: R rows of `stride` bytes, 3 bytes (R, G, B) per pixel. Normalised as
+ * the official code does: x = (v/255 − 0.5)/0.5. */
+MAGVLT_API magvlt_status magvlt_vq_encode (magvlt_context *ctx, const uint8_t *rgb, size_t stride,
+                                           magvlt_vq_encode_output *out);
+
+/* image: [3, R, R] already normalised to about [−1, 1]. */
+MAGVLT_API magvlt_status magvlt_vq_encode_float (magvlt_context *ctx, const float *image,
+                                                 magvlt_vq_encode_output *out);
+
+/* codes: [s·s] → rgb (R rows of `stride` bytes, optional) with the official
+ * conversion trunc(clamp(0.5·y + 0.5, 0, 1)·255), and raw (optional): the
+ * decoder's float output [3, R, R]. */
+MAGVLT_API magvlt_status magvlt_vq_decode (magvlt_context *ctx, const int32_t *codes, uint8_t *rgb,
+                                           size_t stride, float *raw);
+
+/* Paints an s×s RGB thumbnail (3 bytes per code, no padding) from the
+ * per-code palette in microseconds; codes where known[i] is 0 (or every
+ * code when the model has no palette) are mid grey. known may be NULL. */
+MAGVLT_API magvlt_status magvlt_vq_preview (const magvlt_model *model, const int32_t *codes,
+                                            const uint8_t *known, uint8_t *rgb);
+
+/* Computes the palette: palette[k·3 + c] = mean colour (0..1) of code k's
+ * patch in decodes of grids that each hold s·s different codes (N/(s·s)
+ * decodes). Used by the exporters; slow at the official size (~1 minute). */
+MAGVLT_API magvlt_status magvlt_vq_compute_palette (magvlt_context *ctx, float *palette);
 
 #ifdef __cplusplus
 }

@@ -101,6 +101,7 @@ magvlt_context_free (magvlt_context *ctx)
   if (!ctx)
     return;
   free (ctx->arena);
+  free (ctx->vq_arena);
   free (ctx);
 }
 
@@ -120,7 +121,7 @@ magvlt_context_last_error (const magvlt_context *ctx)
 size_t
 magvlt_context_memory_size (const magvlt_context *ctx)
 {
-  return ctx ? sizeof *ctx + ctx->arena_bytes : 0;
+  return ctx ? sizeof *ctx + ctx->arena_bytes + ctx->vq_bytes : 0;
 }
 
 magvlt_status

@@ -37,6 +37,15 @@ struct magvlt_context {
   uint8_t *seq_seg;     /* [L] mv_segment */
   uint8_t *seq_masked;  /* [L] */
   int32_t *rows;        /* [L] scratch list of compact rows for the LM head */
+
+  /* VQGAN scratch (vqgan.c), allocated on the context's first image job */
+  float *vq_arena;
+  size_t vq_bytes;
+  float *vq_a, *vq_b, *vq_c; /* three activations of the largest C·H·W */
+  float *vq_attn;            /* q, k, v and scores of an attention block */
+  float *vq_w;               /* one f16 weight expanded to f32 */
+  float *vq_col;             /* im2col band, also the code-search scores */
+  size_t vq_col_floats;
 };
 
 /* Records a failure as both the thread's and the context's last error. */

@@ -626,6 +626,8 @@ gguf_get_str (const gguf_file *f, const char *key, char *out, size_t out_size)
   if (kv->type != GGUF_TYPE_STRING)
     return mv_fail (MAGVLT_ERR_FORMAT, "key '%s' has type %s, expected string", key,
                     gguf_type_name (kv->type));
+  if (memchr (kv->v.s.ptr, '\0', kv->v.s.len))
+    return mv_fail (MAGVLT_ERR_FORMAT, "key '%s' contains a NUL byte", key);
   size_t n = kv->v.s.len < out_size - 1 ? (size_t) kv->v.s.len : out_size - 1;
   memcpy (out, kv->v.s.ptr, n);
   out[n] = '\0';

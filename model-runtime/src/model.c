@@ -5,6 +5,7 @@
 
 #include "ops.h"
 #include "status.h"
+#include "vqgan.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -74,41 +75,48 @@ read_hparams (const gguf_file *f, mv_hparams *hp)
   return MAGVLT_OK;
 }
 
-/* Binds `name` and checks that its shape is [rows, cols] (cols = 0: a
- * vector of `rows` elements). */
-static magvlt_status
-bind (magvlt_model *m, mv_tensor *t, const char *name, int64_t rows, int64_t cols)
+magvlt_status
+mv_tensor_bind (const gguf_file *f, mv_tensor *t, const char *name, int n_dims,
+                const int64_t *shape)
 {
-  const gguf_tensor *g = gguf_find_tensor (&m->file, name);
+  const gguf_tensor *g = gguf_find_tensor (f, name);
   if (!g)
     return mv_fail (MAGVLT_ERR_FORMAT,
                     "required tensor '%s' is missing; HINT: the file may come from another "
                     "model or an incomplete conversion — re-convert it with `magvlt convert`",
                     name);
-  bool ok = cols == 0
-              ? (g->n_dims == 1 && (int64_t) g->ne[0] == rows)
-              : (g->n_dims == 2 && (int64_t) g->ne[0] == cols && (int64_t) g->ne[1] == rows);
+  /* GGUF lists dims innermost first; shape is outermost first */
+  bool ok = (int) g->n_dims == n_dims;
+  for (int d = 0; ok && d < n_dims; d++)
+    ok = (int64_t) g->ne[n_dims - 1 - d] == shape[d];
   if (!ok)
     {
-      char found[96];
+      char found[96], want[96];
       int n = 0;
       for (int d = (int) g->n_dims - 1; d >= 0; d--)
         n += snprintf (found + n, sizeof found - (size_t) n, "%s%llu",
                        d == (int) g->n_dims - 1 ? "" : ", ", (unsigned long long) g->ne[d]);
-      if (cols == 0)
-        return mv_fail (MAGVLT_ERR_FORMAT,
-                        "tensor '%s' has shape [%s] but the metadata says [%lld]", name, found,
-                        (long long) rows);
-      return mv_fail (MAGVLT_ERR_FORMAT,
-                      "tensor '%s' has shape [%s] but the metadata says [%lld, %lld]", name, found,
-                      (long long) rows, (long long) cols);
+      n = 0;
+      for (int d = 0; d < n_dims; d++)
+        n += snprintf (want + n, sizeof want - (size_t) n, "%s%lld", d ? ", " : "",
+                       (long long) shape[d]);
+      return mv_fail (MAGVLT_ERR_FORMAT, "tensor '%s' has shape [%s] but the metadata says [%s]",
+                      name, found, want);
     }
   t->name = g->name;
   t->data = g->data;
   t->f16 = g->type == GGUF_TENSOR_F16;
-  t->rows = cols == 0 ? 1 : rows;
-  t->cols = cols == 0 ? rows : cols;
+  t->rows = n_dims == 1 ? 1 : shape[0];
+  t->cols = (int64_t) g->n_elements / t->rows;
   return MAGVLT_OK;
+}
+
+/* Binds a stage-2 tensor of shape [rows, cols] (cols = 0: a vector). */
+static magvlt_status
+bind (magvlt_model *m, mv_tensor *t, const char *name, int64_t rows, int64_t cols)
+{
+  int64_t shape[2] = { rows, cols };
+  return mv_tensor_bind (&m->file, t, name, cols == 0 ? 1 : 2, shape);
 }
 
 static magvlt_status
@@ -271,10 +279,12 @@ load_into (magvlt_model *m, const char *path, const magvlt_model_params *p)
                     "magvlt.format_version is %u; this engine reads version %d%s", version,
                     MV_FORMAT_VERSION,
                     version > MV_FORMAT_VERSION ? " (HINT: update MAGVLT Studio)" : "");
-  if (gguf_find_kv (&m->file, "general.name"))
-    gguf_get_str (&m->file, "general.name", m->name, sizeof m->name);
+  if (gguf_find_kv (&m->file, "general.name")
+      && (st = gguf_get_str (&m->file, "general.name", m->name, sizeof m->name)) != MAGVLT_OK)
+    return st;
   if ((st = read_hparams (&m->file, &m->hp)) != MAGVLT_OK || (st = bind_all (m)) != MAGVLT_OK
-      || (st = convert_f16_vectors (m)) != MAGVLT_OK)
+      || (st = convert_f16_vectors (m)) != MAGVLT_OK
+      || (st = mv_vqgan_load (&m->file, &m->hp, &m->vq)) != MAGVLT_OK)
     return st;
   count_params (m);
   if (p->progress_callback && !p->progress_callback (1.0f, p->progress_user_data))
@@ -320,6 +330,7 @@ magvlt_model_free (magvlt_model *m)
 {
   if (!m)
     return;
+  mv_vqgan_free (m->vq);
   gguf_clear (&m->file);
   free (m->blocks);
   free (m->converted);
@@ -356,6 +367,11 @@ magvlt_model_get_info (const magvlt_model *m, magvlt_model_info *info)
     .vocab_size_txt = hp->vocab_size_txt,
     .n_special = hp->n_special,
     .text_eot_id = hp->text_eot_id,
+    .has_vqgan = m->vq != NULL,
+    .has_palette = m->vq && m->vq->palette,
+    .image_resolution = m->vq ? m->vq->resolution : 0,
+    .vq_z_channels = m->vq ? m->vq->z_channels : 0,
+    .vq_embed_dim = m->vq ? m->vq->embed_dim : 0,
   };
   return MAGVLT_OK;
 }

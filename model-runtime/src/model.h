@@ -17,6 +17,11 @@ typedef struct {
   int64_t cols;
 } mv_tensor;
 
+/* Binds tensor `name` of file f and checks that its shape is exactly
+ * shape[0..n_dims) (outermost first); the message names both shapes. */
+magvlt_status mv_tensor_bind (const gguf_file *f, mv_tensor *t, const char *name, int n_dims,
+                              const int64_t *shape);
+
 typedef struct {
   mv_tensor ln1_w, ln1_b, ln2_w, ln2_b;
   mv_tensor q_w, q_b, k_w, k_b, v_w, v_b, proj_w, proj_b;
@@ -65,7 +70,8 @@ struct magvlt_model {
   mv_tensor out_bias; /* [Vi + Vt] */
   mv_tensor len_w;    /* [T, C] */
 
-  float *converted; /* f16 vectors converted to f32 at load */
+  struct mv_vqgan *vq; /* NULL when the file has no VQGAN */
+  float *converted;    /* f16 vectors converted to f32 at load */
   int64_t n_params_stage2;
   int64_t n_params_vqgan;
   const char *weight_type;

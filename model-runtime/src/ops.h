@@ -9,6 +9,7 @@
 #ifndef MAGVLT_OPS_H
 #define MAGVLT_OPS_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -61,3 +62,38 @@ void mv_attention_naive (const float *q, const float *k, const float *v, int l, 
 float mv_f16_to_f32_naive (uint16_t h);
 
 #endif
+
+/* ---- image kernels (VQGAN) ---------------------------------------------
+ * Legend: CI / CO input / output channels, H W input size, HO WO output
+ * size, K = CI·k·k the im2col depth. Images are planar: [channels, H, W]. */
+
+/* One convolution's geometry: square kernel k, stride, zero padding on each
+ * side (asymmetric padding is how taming downsamples), and `up`: the input
+ * is read as if nearest-neighbour upsampled by that factor first (the
+ * decoder's Upsample, fused so the 4× larger input never exists). */
+typedef struct {
+  int k, stride;
+  int pad_top, pad_left, pad_bottom, pad_right;
+  int up;
+} mv_conv_geom;
+
+void mv_conv2d_out_size (const mv_conv_geom *g, int h, int w, int *ho, int *wo);
+
+/* x: [CI, H, W], wt: [CO, CI, k, k], b: [CO] or NULL → y: [CO, HO, WO].
+ * im2col into col (col_floats floats; at least K·WO), one band of output
+ * rows at a time, then one sgemm per band. Returns false, leaving y
+ * incomplete, when *cancel becomes nonzero (polled per band). */
+bool mv_conv2d (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
+                const mv_conv_geom *g, float *col, size_t col_floats, float *y,
+                const atomic_int *cancel);
+
+/* x: [C, HW] → y: [C, HW] (may alias): GroupNorm with `groups` groups
+ * (statistics over C/groups channels × HW, biased variance), affine g, b,
+ * then swish y·sigmoid(y) when `swish`. */
+void mv_group_norm (const float *x, int c, int hw, int groups, const float *g, const float *b,
+                    float eps, bool swish, float *y);
+
+void mv_conv2d_naive (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
+                      const mv_conv_geom *g, float *y);
+void mv_group_norm_naive (const float *x, int c, int hw, int groups, const float *g, const float *b,
+                          float eps, bool swish, float *y);

@@ -121,3 +121,54 @@ mv_f16_to_f32_naive (uint16_t h)
     v = ldexp (man + 1024, exp - 25);
   return (float) (sign ? -v : v);
 }
+
+void
+mv_conv2d_naive (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
+                 const mv_conv_geom *g, float *y)
+{
+  int ho, wo, k = g->k;
+  mv_conv2d_out_size (g, h, w, &ho, &wo);
+  for (int o = 0; o < co; o++)
+    for (int oy = 0; oy < ho; oy++)
+      for (int ox = 0; ox < wo; ox++)
+        {
+          double s = b ? b[o] : 0.0;
+          for (int c = 0; c < ci; c++)
+            for (int ky = 0; ky < k; ky++)
+              for (int kx = 0; kx < k; kx++)
+                {
+                  /* position in the (virtually upsampled, padded) input */
+                  int iy = oy * g->stride - g->pad_top + ky, ix = ox * g->stride - g->pad_left + kx;
+                  if (iy < 0 || ix < 0 || iy >= h * g->up || ix >= w * g->up)
+                    continue;
+                  double v = x[((size_t) c * h + iy / g->up) * w + ix / g->up];
+                  s += v * wt[(((size_t) o * ci + c) * k + ky) * k + kx];
+                }
+          y[((size_t) o * ho + oy) * wo + ox] = (float) s;
+        }
+}
+
+void
+mv_group_norm_naive (const float *x, int c, int hw, int groups, const float *g, const float *b,
+                     float eps, bool swish, float *y)
+{
+  int cpg = c / groups;
+  for (int gi = 0; gi < groups; gi++)
+    {
+      double mean = 0.0, var = 0.0, n = (double) cpg * hw;
+      for (int ch = gi * cpg; ch < (gi + 1) * cpg; ch++)
+        for (int i = 0; i < hw; i++)
+          mean += x[(size_t) ch * hw + i];
+      mean /= n;
+      for (int ch = gi * cpg; ch < (gi + 1) * cpg; ch++)
+        for (int i = 0; i < hw; i++)
+          var += (x[(size_t) ch * hw + i] - mean) * (x[(size_t) ch * hw + i] - mean);
+      var /= n;
+      for (int ch = gi * cpg; ch < (gi + 1) * cpg; ch++)
+        for (int i = 0; i < hw; i++)
+          {
+            double v = (x[(size_t) ch * hw + i] - mean) / sqrt (var + eps) * g[ch] + b[ch];
+            y[(size_t) ch * hw + i] = (float) (swish ? v / (1.0 + exp (-v)) : v);
+          }
+    }
+}

@@ -1,0 +1,134 @@
+/* ops_conv.c — convolution (im2col + sgemm, banded) and GroupNorm(+swish)
+ * for the VQGAN. SPDX-License-Identifier: MIT
+ * Legend: see ops.h. */
+#include "ops.h"
+
+#include <math.h>
+#include <string.h>
+
+void
+mv_conv2d_out_size (const mv_conv_geom *g, int h, int w, int *ho, int *wo)
+{
+  *ho = (h * g->up + g->pad_top + g->pad_bottom - g->k) / g->stride + 1;
+  *wo = (w * g->up + g->pad_left + g->pad_right - g->k) / g->stride + 1;
+}
+
+/* col: [K, rows·WO] for output rows [r0, r0 + rows). Row (c, ky, kx) of col
+ * holds, for every output pixel, the input value under that kernel tap, or 0
+ * in the padding. */
+static void
+im2col (const float *x, int ci, int h, int w, const mv_conv_geom *g, int r0, int rows, int wo,
+        float *col)
+{
+  int k = g->k, hu = h * g->up, wu = w * g->up;
+  size_t n = (size_t) rows * wo;
+
+  for (int c = 0; c < ci; c++)
+    for (int ky = 0; ky < k; ky++)
+      for (int kx = 0; kx < k; kx++)
+        {
+          float *dst = col + ((size_t) (c * k + ky) * k + kx) * n;
+          for (int r = 0; r < rows; r++)
+            {
+              int iy = (r0 + r) * g->stride - g->pad_top + ky;
+              float *d = dst + (size_t) r * wo;
+              if (iy < 0 || iy >= hu)
+                {
+                  memset (d, 0, (size_t) wo * sizeof (float));
+                  continue;
+                }
+              const float *src = x + ((size_t) c * h + iy / g->up) * w;
+              if (g->stride == 1 && g->up == 1)
+                {
+                  /* the common case: one contiguous span plus zero edges */
+                  int lo = g->pad_left - kx, x0 = lo > 0 ? lo : 0;
+                  int x1 = w + g->pad_left - kx < wo ? w + g->pad_left - kx : wo;
+                  for (int ox = 0; ox < x0 && ox < wo; ox++)
+                    d[ox] = 0.0f;
+                  if (x1 > x0)
+                    memcpy (d + x0, src + x0 - g->pad_left + kx,
+                            (size_t) (x1 - x0) * sizeof (float));
+                  for (int ox = x1 > x0 ? x1 : x0; ox < wo; ox++)
+                    d[ox] = 0.0f;
+                  continue;
+                }
+              for (int ox = 0; ox < wo; ox++)
+                {
+                  int ix = ox * g->stride - g->pad_left + kx;
+                  d[ox] = ix < 0 || ix >= wu ? 0.0f : src[ix / g->up];
+                }
+            }
+        }
+}
+
+bool
+mv_conv2d (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
+           const mv_conv_geom *g, float *col, size_t col_floats, float *y, const atomic_int *cancel)
+{
+  int ho, wo;
+  mv_conv2d_out_size (g, h, w, &ho, &wo);
+  size_t kdim = (size_t) ci * g->k * g->k, npix = (size_t) ho * wo;
+
+  bool pointwise = g->k == 1 && g->stride == 1 && g->up == 1 && g->pad_top == 0 && g->pad_left == 0
+                   && g->pad_bottom == 0 && g->pad_right == 0;
+  if (pointwise)
+    mv_gemm (false, false, co, (int) npix, ci, 1.0f, wt, ci, x, (int) npix, 0.0f, y, (int) npix);
+  else
+    {
+      int band = (int) (col_floats / (kdim * (size_t) wo));
+      band = band < 1 ? 1 : band > ho ? ho : band;
+      for (int r0 = 0; r0 < ho; r0 += band)
+        {
+          if (cancel && atomic_load (cancel))
+            return false;
+          int rows = ho - r0 < band ? ho - r0 : band;
+          im2col (x, ci, h, w, g, r0, rows, wo, col);
+          mv_gemm (false, false, co, rows * wo, (int) kdim, 1.0f, wt, (int) kdim, col, rows * wo,
+                   0.0f, y + (size_t) r0 * wo, (int) npix);
+        }
+    }
+  if (b)
+    for (int c = 0; c < co; c++)
+      {
+        float *row = y + (size_t) c * npix;
+        for (size_t p = 0; p < npix; p++)
+          row[p] += b[c];
+      }
+  return !(cancel && atomic_load (cancel));
+}
+
+void
+mv_group_norm (const float *x, int c, int hw, int groups, const float *g, const float *b, float eps,
+               bool swish, float *y)
+{
+  int cpg = c / groups;
+  size_t n = (size_t) cpg * hw;
+
+  for (int gi = 0; gi < groups; gi++)
+    {
+      const float *xs = x + (size_t) gi * n;
+      double mean = 0.0, var = 0.0;
+      for (size_t i = 0; i < n; i++)
+        mean += xs[i];
+      mean /= (double) n;
+      for (size_t i = 0; i < n; i++)
+        var += (xs[i] - mean) * (xs[i] - mean);
+      var /= (double) n;
+      float inv = (float) (1.0 / sqrt (var + eps)), fm = (float) mean;
+      for (int ch = gi * cpg; ch < (gi + 1) * cpg; ch++)
+        {
+          const float *xr = x + (size_t) ch * hw;
+          float *yr = y + (size_t) ch * hw;
+          float scale = inv * g[ch], shift = b[ch] - fm * inv * g[ch];
+          if (swish)
+            for (int i = 0; i < hw; i++)
+              {
+                float v = xr[i] * scale + shift;
+                yr[i] = v / (1.0f + expf (-v));
+              }
+          else
+            for (int i = 0; i < hw; i++)
+              yr[i] = xr[i] * scale + shift;
+        }
+    }
+}
