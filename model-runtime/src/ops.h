@@ -93,6 +93,23 @@ bool mv_conv2d (const float *x, int ci, int h, int w, const float *wt, const flo
 void mv_group_norm (const float *x, int c, int hw, int groups, const float *g, const float *b,
                     float eps, bool swish, float *y);
 
+/* q, k, v: [C, P] → out: [C, P] = v · softmax(qᵀ·k / √C)ᵀ, single-head
+ * attention over the P positions of an image; scores: [P, P] scratch. */
+void mv_spatial_attention (const float *q, const float *k, const float *v, int c, int p,
+                           float *scores, float *out);
+
+/* z: [D, P] latents, codebook: [N, D], sqnorm: [N] squared norms →
+ * codes[P] = argmin_k |z_p|² + |e_k|² − 2·z_p·e_k, the first index on ties
+ * (torch.argmin over the same float32 expression). scratch: at least 3·P
+ * floats; more lets one sgemm cover more codes. */
+void mv_nearest_codes (const float *z, int d, int p, const float *codebook, const float *sqnorm,
+                       int n, float *scratch, size_t scratch_floats, int32_t *codes);
+
+void mv_spatial_attention_naive (const float *q, const float *k, const float *v, int c, int p,
+                                 float *out);
+/* exact squared distances in double */
+void mv_nearest_codes_naive (const float *z, int d, int p, const float *codebook, int n,
+                             int32_t *codes);
 void mv_conv2d_naive (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
                       const mv_conv_geom *g, float *y);
 void mv_group_norm_naive (const float *x, int c, int hw, int groups, const float *g, const float *b,

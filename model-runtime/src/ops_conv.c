@@ -132,3 +132,50 @@ mv_group_norm (const float *x, int c, int hw, int groups, const float *g, const 
         }
     }
 }
+
+void
+mv_spatial_attention (const float *q, const float *k, const float *v, int c, int p, float *scores,
+                      float *out)
+{
+  /* scores: [P, P] = qᵀ·k / √C, softmax over keys */
+  mv_gemm (true, false, p, p, c, 1.0f / sqrtf ((float) c), q, p, k, p, 0.0f, scores, p);
+  for (int i = 0; i < p; i++)
+    mv_softmax_prefix (scores + (size_t) i * p, p, p);
+  /* out: [C, P] = v · scoresᵀ */
+  mv_gemm (false, true, c, p, p, 1.0f, v, p, scores, p, 0.0f, out, p);
+}
+
+void
+mv_nearest_codes (const float *z, int d, int p, const float *codebook, const float *sqnorm, int n,
+                  float *scratch, size_t scratch_floats, int32_t *codes)
+{
+  float *zn = scratch, *best = scratch + p, *dots = scratch + 2 * (size_t) p;
+  int chunk = (int) ((scratch_floats - 2 * (size_t) p) / (size_t) p);
+  chunk = chunk < 1 ? 1 : chunk > n ? n : chunk;
+
+  for (int i = 0; i < p; i++)
+    {
+      float s = 0.0f;
+      for (int j = 0; j < d; j++)
+        s += z[(size_t) j * p + i] * z[(size_t) j * p + i];
+      zn[i] = s;
+      best[i] = INFINITY;
+      codes[i] = 0;
+    }
+  for (int k0 = 0; k0 < n; k0 += chunk)
+    {
+      int nk = n - k0 < chunk ? n - k0 : chunk;
+      /* dots: [P, nk] = zᵀ · E[k0 : k0 + nk]ᵀ */
+      mv_gemm (true, true, p, nk, d, 1.0f, z, p, codebook + (size_t) k0 * d, d, 0.0f, dots, nk);
+      for (int i = 0; i < p; i++)
+        for (int k = 0; k < nk; k++)
+          {
+            float dist = zn[i] + sqnorm[k0 + k] - 2.0f * dots[(size_t) i * nk + k];
+            if (dist < best[i])
+              {
+                best[i] = dist;
+                codes[i] = k0 + k;
+              }
+          }
+    }
+}

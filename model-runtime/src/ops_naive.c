@@ -172,3 +172,54 @@ mv_group_norm_naive (const float *x, int c, int hw, int groups, const float *g, 
           }
     }
 }
+
+void
+mv_spatial_attention_naive (const float *q, const float *k, const float *v, int c, int p,
+                            float *out)
+{
+  double w[p > 0 ? p : 1];
+  for (int i = 0; i < p; i++)
+    {
+      double mx = -INFINITY, sum = 0.0;
+      for (int j = 0; j < p; j++)
+        {
+          double s = 0.0;
+          for (int ch = 0; ch < c; ch++)
+            s += (double) q[(size_t) ch * p + i] * k[(size_t) ch * p + j];
+          w[j] = s / sqrt ((double) c);
+          mx = w[j] > mx ? w[j] : mx;
+        }
+      for (int j = 0; j < p; j++)
+        sum += (w[j] = exp (w[j] - mx));
+      for (int ch = 0; ch < c; ch++)
+        {
+          double s = 0.0;
+          for (int j = 0; j < p; j++)
+            s += w[j] / sum * v[(size_t) ch * p + j];
+          out[(size_t) ch * p + i] = (float) s;
+        }
+    }
+}
+
+void
+mv_nearest_codes_naive (const float *z, int d, int p, const float *codebook, int n, int32_t *codes)
+{
+  for (int i = 0; i < p; i++)
+    {
+      double best = INFINITY;
+      for (int k = 0; k < n; k++)
+        {
+          double s = 0.0;
+          for (int j = 0; j < d; j++)
+            {
+              double diff = (double) z[(size_t) j * p + i] - codebook[(size_t) k * d + j];
+              s += diff * diff;
+            }
+          if (s < best)
+            {
+              best = s;
+              codes[i] = k;
+            }
+        }
+    }
+}

@@ -108,12 +108,7 @@ attnblock (vq_run *r, const mv_attnblock *ab)
       || !conv (r, &ab->k, t, r->h, r->w, &point1, k, &ho, &wo)
       || !conv (r, &ab->v, t, r->h, r->w, &point1, v, &ho, &wo))
     return false;
-  /* s: [P, P] = qᵀ·k / √C, softmax over keys */
-  mv_gemm (true, false, p, p, c, 1.0f / sqrtf ((float) c), q, p, k, p, 0.0f, s, p);
-  for (int i = 0; i < p; i++)
-    mv_softmax_prefix (s + (size_t) i * p, p, p);
-  /* t: [C, P] = v · sᵀ */
-  mv_gemm (false, true, c, p, p, 1.0f, v, p, s, p, 0.0f, t, p);
+  mv_spatial_attention (q, k, v, c, p, s, t);
   if (!conv (r, &ab->proj, t, r->h, r->w, &point1, o, &ho, &wo))
     return false;
   for (size_t i = 0; i < (size_t) c * p; i++)
@@ -216,45 +211,6 @@ aborted (magvlt_context *ctx, const char *what)
   return mv_ctx_fail (ctx, MAGVLT_ABORTED, "cancelled during %s", what);
 }
 
-/* codes[p] = argmin_k |z_p|² + |e_k|² − 2 z_p·e_k over the codebook, first
- * index on ties (torch.argmin); z: [D, P]. The dot products come from one
- * sgemm per chunk of codes. */
-static void
-nearest_codes (magvlt_context *ctx, const mv_vqgan *vq, const float *z, int p, int32_t *codes)
-{
-  int d = vq->embed_dim, n = vq->n_embed;
-  int chunk = (int) (ctx->vq_col_floats / (size_t) p);
-  chunk = chunk < 1 ? 1 : chunk > n ? n : chunk;
-  float *dots = ctx->vq_col;
-  float zn[p > 0 ? p : 1], best[p > 0 ? p : 1];
-
-  for (int i = 0; i < p; i++)
-    {
-      float s = 0.0f;
-      for (int j = 0; j < d; j++)
-        s += z[(size_t) j * p + i] * z[(size_t) j * p + i];
-      zn[i] = s;
-      best[i] = INFINITY;
-      codes[i] = 0;
-    }
-  for (int k0 = 0; k0 < n; k0 += chunk)
-    {
-      int nk = n - k0 < chunk ? n - k0 : chunk;
-      /* dots: [P, nk] = zᵀ · E[k0 : k0 + nk]ᵀ */
-      mv_gemm (true, true, p, nk, d, 1.0f, z, p, vq->codebook + (size_t) k0 * d, d, 0.0f, dots, nk);
-      for (int i = 0; i < p; i++)
-        for (int k = 0; k < nk; k++)
-          {
-            float dist = zn[i] + vq->codebook_sqnorm[k0 + k] - 2.0f * dots[(size_t) i * nk + k];
-            if (dist < best[i])
-              {
-                best[i] = dist;
-                codes[i] = k0 + k;
-              }
-          }
-    }
-}
-
 static magvlt_status
 encode (magvlt_context *ctx, const mv_vqgan *vq, magvlt_vq_encode_output *out)
 {
@@ -276,7 +232,8 @@ encode (magvlt_context *ctx, const mv_vqgan *vq, magvlt_vq_encode_output *out)
     return aborted (ctx, "encoding");
   if (out->pre_quant)
     memcpy (out->pre_quant, r.buf[r.cur], (size_t) vq->embed_dim * p * sizeof (float));
-  nearest_codes (ctx, vq, r.buf[r.cur], p, out->codes);
+  mv_nearest_codes (r.buf[r.cur], vq->embed_dim, p, vq->codebook, vq->codebook_sqnorm, vq->n_embed,
+                    ctx->vq_col, ctx->vq_col_floats, out->codes);
   return MAGVLT_OK;
 }
 

@@ -7,6 +7,8 @@ Checks (one output line each, PASS/FAIL):
     the fixture README's suggested tolerances (logits 1e-4, hidden/emb/block_out 5e-5), all rows
     including text padding rows; the length head's argmax equals the official one;
   * txt_logprobs_topk (where stored): 1e-3 on finite entries and an identical -inf pattern;
+  * vqgan_reference.py (float64 and float32): input normalisation, encoder output, pre-quant
+    latents (5e-5), codes (exact), decoded images (5e-5) and pixels (+-1);
   * export_gguf.py round trip (f32 with the taming VQGAN, f16 with model_vqvae.*): metadata,
     tensor names, shapes, dtypes and values; the reference built from the f32 GGUF reproduces
     every case.
@@ -162,6 +164,34 @@ def check_export(c: Checker, data: str, sd: Dict[str, torch.Tensor], vq_sd: Dict
             check_cases(c, load_gguf_model(out), cases, data, "gguf f32 -> f64", structure=False)
 
 
+def check_vqgan(c: Checker, data: str, vq_sd: Dict[str, torch.Tensor], y: dict) -> None:
+    """vqgan_reference.py (built from the taming checkpoint) against the official VQGAN case."""
+    from export_gguf import geometry_from_yaml
+    from vqgan_reference import VqganReference, from_pixels, to_pixels
+
+    _, v = geometry_from_yaml(y, 1, 10)
+    e = lambda name: np.load(os.path.join(data, "expected", f"vqgan.{name}.npy"))  # noqa: E731
+    for dtype, tag in ((torch.float64, "f64"), (torch.float32, "f32")):
+        vq = VqganReference(v).to(dtype).requires_grad_(False)
+        vq.load_named({k: t for k, t in vq_sd.items() if not k.startswith("loss.")})
+        x = from_pixels(e("vq_input_image_u8"))
+        c.check(np.array_equal(x.numpy(), e("vq_input")), f"vqgan {tag} input normalisation")
+        enc, z, codes = vq.encode(x[None].to(dtype))
+        for name, got, want in (("encoder output", enc[0], e("vq_encoder_out")),
+                                ("pre-quant", z[0], e("vq_pre_quant"))):
+            d = float(np.abs(got.double().numpy() - want).max())
+            c.check(d <= 5e-5, f"vqgan {tag} {name}", f"max|diff| {d:.2e}")
+        c.check(np.array_equal(codes[0].numpy(), e("vq_codes")), f"vqgan {tag} codes")
+        for codes_f, dec_f, px_f in (("vq_codes", "vq_decoded", "vq_decoded_pixels_u8"),
+                                     ("vq_arbitrary_codes", "vq_arbitrary_decoded",
+                                      "vq_arbitrary_pixels_u8")):
+            y_out = vq.decode_codes(torch.from_numpy(e(codes_f))[None])[0]
+            d = float(np.abs(y_out.double().numpy() - e(dec_f)).max())
+            c.check(d <= 5e-5, f"vqgan {tag} {dec_f}", f"max|diff| {d:.2e}")
+            px = np.abs(to_pixels(y_out.float()).astype(int) - e(px_f)).max()
+            c.check(px <= 1, f"vqgan {tag} {px_f}", f"max|diff| {px}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description="Check reference.py and export_gguf.py against the "
                                              "official tiny-model fixtures. Exit 0 = all checks pass.")
@@ -182,6 +212,7 @@ def main() -> None:
         model = MagvltReference(cfg).to(dtype)
         model.load_state_dict(s2, strict=True)
         check_cases(c, model, cases, args.data, tag, structure=dtype == torch.float64)
+    check_vqgan(c, args.data, vq_sd, y)
     with tempfile.TemporaryDirectory() as tmp:
         check_export(c, args.data, sd, vq_sd, y, cases, tmp)
     print(f"{c.total - c.failed}/{c.total} checks passed")

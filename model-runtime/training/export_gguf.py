@@ -241,7 +241,9 @@ def write_model_gguf(path: str, g: Stage2Geometry, v: VqganGeometry | None,
     for prefix, tensors in (("stage2.", stage2), ("vqgan.", vqgan)):
         for k, t in tensors.items():
             shape = shapes[prefix + k]
-            w.add_tensor(prefix + k, t, f16=f16 and len(shape) >= 2, shape=shape)
+            # the palette stays f32: the engine reads it directly for previews
+            w.add_tensor(prefix + k, t, f16=f16 and len(shape) >= 2 and k != "palette",
+                         shape=shape)
     w.write(path)
 
 

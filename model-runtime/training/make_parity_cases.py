@@ -46,7 +46,11 @@ def _tiny_vqgan(grid: int, n_embed: int) -> VqganGeometry:
 
 GEOMETRIES: Dict[str, Tuple[Stage2Geometry, VqganGeometry]] = {
     "small": (Stage2Geometry(96, 3, 3, 384, 64, 12, 128, 300), _tiny_vqgan(8, 128)),
-    "wide": (Stage2Geometry(128, 2, 2, 512, 36, 16, 512, 1000), _tiny_vqgan(6, 512)),
+    # a second VQGAN shape: three levels, two blocks per level, attention at two resolutions
+    "wide": (Stage2Geometry(128, 2, 2, 512, 36, 16, 512, 1000),
+             VqganGeometry(resolution=24, in_channels=3, out_ch=3, ch=32, ch_mult=[1, 2, 2],
+                           num_res_blocks=2, attn_resolutions=[6, 12], z_channels=16, embed_dim=8,
+                           n_embed=512)),
     "base": (Stage2Geometry(1024, 24, 8, 4096, 256, 64, 16384, 49408),
              VqganGeometry(256, 3, 3, 128, [1, 1, 2, 2, 4], 2, [16], 256, 256, 16384)),
 }
@@ -84,6 +88,63 @@ def draw_tensor(seed: int, name: str, shape: Tuple[int, ...]) -> np.ndarray:
     if mean:
         x += np.float32(mean)
     return x
+
+
+# ---------------------------------------------------------------------------------------------
+# VQGAN case: the arrays of the official fixtures' vqgan_cases, from vqgan_reference.py
+# ---------------------------------------------------------------------------------------------
+def synthetic_image(res: int, seed: int) -> np.ndarray:
+    """A smooth uint8 [R, R, 3] test image: gradients, waves and a disc."""
+    rng = np.random.default_rng([seed, 7])
+    yy, xx = np.mgrid[0:res, 0:res] / max(res - 1, 1)
+    chans = []
+    for c in range(3):
+        a, b, f, ph = rng.uniform(-1, 1), rng.uniform(-1, 1), rng.uniform(1, 4), rng.uniform(0, 6)
+        v = 0.5 + 0.25 * (a * xx + b * yy) + 0.2 * np.sin(f * np.pi * (xx + yy) + ph)
+        v += 0.3 * (((xx - 0.6) ** 2 + (yy - 0.4) ** 2) < 0.05) * rng.uniform(-1, 1)
+        chans.append(v)
+    return np.clip(np.stack(chans, -1) * 255, 0, 255).astype(np.uint8)
+
+
+def write_vqgan_case(out_dir: str, model_path: str, seed: int) -> dict:
+    import torch
+    from vqgan_reference import from_pixels, load_gguf_vqgan, to_pixels
+
+    vq = load_gguf_vqgan(model_path)
+    g = vq.g
+    img = synthetic_image(g.resolution, seed)
+    x = from_pixels(img)
+    enc, z, codes = vq.encode(x[None].double())
+    s = codes.shape[-1]
+    # nearest-code margin: how far the best distance is from the second best
+    flat = z[0].permute(1, 2, 0).reshape(-1, g.embed_dim)
+    e = vq.p("quantize.embedding.weight")
+    dist = ((flat[:, None, :] - e[None]) ** 2).sum(-1)
+    two = dist.topk(2, largest=False).values
+    margin = float(((two[:, 1] - two[:, 0]) / two[:, 1].clamp_min(1e-30)).min())
+    rng = np.random.default_rng([seed, 11])
+    arbitrary = rng.integers(0, g.n_embed, size=(s, s))
+    arbitrary.flat[0], arbitrary.flat[-1] = 0, g.n_embed - 1
+    dec = vq.decode_codes(codes)[0]
+    arb_dec = vq.decode_codes(torch.from_numpy(arbitrary)[None])[0]
+    arrays = {
+        "vq_input_image_u8": img.astype(np.int64), "vq_input": x.numpy().astype(np.float32),
+        "vq_encoder_out": enc[0].numpy().astype(np.float32),
+        "vq_pre_quant": z[0].numpy().astype(np.float32), "vq_codes": codes[0].numpy().astype(np.int64),
+        "vq_decoded": dec.numpy().astype(np.float32),
+        "vq_decoded_pixels_u8": to_pixels(dec.float()).astype(np.int64),
+        "vq_arbitrary_codes": arbitrary.astype(np.int64),
+        "vq_arbitrary_decoded": arb_dec.numpy().astype(np.float32),
+        "vq_arbitrary_pixels_u8": to_pixels(arb_dec.float()).astype(np.int64),
+    }
+    files = {}
+    for name, a in arrays.items():
+        rel = f"expected/vqgan.{name}.npy"
+        np.save(os.path.join(out_dir, rel), a)
+        files[name] = {"file": rel, "dtype": str(a.dtype), "shape": list(a.shape)}
+    return {"grid": [s, s], "codes_row_major": codes[0].reshape(-1).tolist(),
+            "n_unique_codes": int(len(set(codes[0].reshape(-1).tolist()))),
+            "min_relative_gap_best_vs_second_distance": margin, "files": files}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -196,9 +257,17 @@ def main() -> None:
     lazy = {name: (lambda name=name, s=s: draw_tensor(args.seed, name, s)) for name, s in shapes.items()}
     model_path = os.path.join(args.out, "model.gguf")
     tag = f"parity-{args.geometry}-seed{args.seed}{'-f16' if args.f16 else ''}"
+    vq_tensors = {k: lazy["vqgan." + k] for k in vq_shapes}
     write_model_gguf(model_path, g, None if args.no_vqgan else v,
-                     {k: lazy["stage2." + k] for k in s2_shapes},
-                     {k: lazy["vqgan." + k] for k in vq_shapes}, shapes, args.f16, tag)
+                     {k: lazy["stage2." + k] for k in s2_shapes}, vq_tensors, shapes, args.f16, tag)
+    if vq_shapes and args.geometry != "base":
+        # the preview palette comes from decoding the stored (possibly f16-rounded) weights,
+        # so the file is written a second time with it
+        from vqgan_reference import compute_palette, load_gguf_vqgan
+        vq_tensors["palette"] = compute_palette(load_gguf_vqgan(model_path))
+        shapes["vqgan.palette"] = vq_tensors["palette"].shape
+        write_model_gguf(model_path, g, v, {k: lazy["stage2." + k] for k in s2_shapes},
+                         vq_tensors, shapes, args.f16, tag)
     t_model = time.time() - t0
 
     all_inputs = make_case_inputs(g, args.seed)
@@ -240,6 +309,9 @@ def main() -> None:
         else:
             case["files"] = {}
         doc["stage2_cases"][name] = case
+    if vq_shapes and model is not None:
+        doc["vqgan_cases"] = {"vqgan_roundtrip_and_arbitrary_decode":
+                              write_vqgan_case(args.out, model_path, args.seed)}
     with open(os.path.join(args.out, "cases.json"), "w") as f:
         json.dump(doc, f, indent=1, allow_nan=False)
     size = os.path.getsize(model_path) / 2**20

@@ -287,6 +287,132 @@ test_f16 (void)
   free (tab16);
 }
 
+static void
+test_conv2d (void)
+{
+  /* every geometry the VQGAN uses: 3×3 same, the asymmetric stride-2
+   * downsample, the fused nearest-×2 upsample, 1×1; a non-square input; and
+   * a col buffer so small that each band is one output row */
+  const struct {
+    const char *name;
+    mv_conv_geom g;
+  } cases[] = {
+    { "conv2d 3x3 pad 1", { 3, 1, 1, 1, 1, 1, 1 } },
+    { "conv2d 3x3 stride 2, pad right/bottom", { 3, 2, 0, 0, 1, 1, 1 } },
+    { "conv2d 3x3 on nearest-x2 upsampled input", { 3, 1, 1, 1, 1, 1, 2 } },
+    { "conv2d 1x1", { 1, 1, 0, 0, 0, 0, 1 } },
+  };
+  const int ci = 5, co = 7, h = 9, w = 12;
+  for (size_t t = 0; t < sizeof cases / sizeof cases[0]; t++)
+    for (int small = 0; small < 2; small++)
+      {
+        const mv_conv_geom *g = &cases[t].g;
+        int ho, wo;
+        mv_conv2d_out_size (g, h, w, &ho, &wo);
+        size_t kdim = (size_t) ci * g->k * g->k, col_n = small ? kdim * wo : kdim * ho * wo;
+        float *x = random_buf ((size_t) ci * h * w, 1.0f);
+        float *wt = random_buf ((size_t) co * kdim, 0.3f), *b = random_buf ((size_t) co, 0.5f);
+        float *col = guarded (col_n);
+        float *y1 = guarded ((size_t) co * ho * wo), *y2 = guarded ((size_t) co * ho * wo);
+        bool ran = mv_conv2d (x, ci, h, w, wt, b, co, g, col, col_n, y1, NULL);
+        mv_conv2d_naive (x, ci, h, w, wt, b, co, g, y2);
+        char what[96];
+        snprintf (what, sizeof what, "%s%s (%dx%d -> %dx%d)", cases[t].name,
+                  small ? ", 1-row bands" : "", h, w, ho, wo);
+        expect_close (what, y1, y2, (size_t) co * ho * wo, ran ? 1e-10 : -1.0);
+        bool col_ok = guards_intact (col, col_n);
+        if (!col_ok)
+          {
+            printf ("FAIL %s: im2col wrote outside its buffer\n", what);
+            n_failed++;
+          }
+        guarded_free (x), guarded_free (wt), guarded_free (b), guarded_free (col);
+        guarded_free (y1), guarded_free (y2);
+      }
+
+  /* a pending cancel request stops the convolution at the first band */
+  atomic_int cancel;
+  atomic_init (&cancel, 1);
+  float *x = random_buf (4 * 8 * 8, 1.0f), *wt = random_buf (4 * 4 * 9, 1.0f);
+  float *col = guarded (36 * 8), *y = guarded (4 * 8 * 8);
+  bool ran = mv_conv2d (x, 4, 8, 8, wt, NULL, 4, &cases[0].g, col, 36 * 8, y, &cancel);
+  printf ("%s conv2d stops when cancelled\n", ran ? "FAIL" : "ok  ");
+  ran ? n_failed++ : n_passed++;
+  guarded_free (x), guarded_free (wt), guarded_free (col), guarded_free (y);
+}
+
+static void
+test_group_norm (void)
+{
+  const int c = 64, hw = 37;
+  for (int swish = 0; swish < 2; swish++)
+    {
+      float *x = random_buf ((size_t) c * hw, 4.0f);
+      for (int i = 0; i < c * hw; i++)
+        x[i] += 50.0f * (float) ((i / hw) % 3); /* groups with large means */
+      float *g = random_buf ((size_t) c, 1.0f), *b = random_buf ((size_t) c, 1.0f);
+      float *y1 = guarded ((size_t) c * hw), *y2 = guarded ((size_t) c * hw);
+      mv_group_norm (x, c, hw, 32, g, b, 1e-6f, swish, y1);
+      mv_group_norm_naive (x, c, hw, 32, g, b, 1e-6f, swish, y2);
+      expect_close (swish ? "group norm (32 groups) + swish" : "group norm (32 groups)", y1, y2,
+                    (size_t) c * hw, 1e-10);
+      mv_group_norm (x, c, hw, 32, g, b, 1e-6f, swish, x);
+      expect_close ("group norm in place", x, y2, (size_t) c * hw, 1e-10);
+      guarded_free (x), guarded_free (g), guarded_free (b), guarded_free (y1), guarded_free (y2);
+    }
+}
+
+static void
+test_spatial_attention (void)
+{
+  const int c = 32, p = 25;
+  float *q = random_buf ((size_t) c * p, 1.5f), *k = random_buf ((size_t) c * p, 1.5f);
+  float *v = random_buf ((size_t) c * p, 1.0f), *s = guarded ((size_t) p * p);
+  float *o1 = guarded ((size_t) c * p), *o2 = guarded ((size_t) c * p);
+  mv_spatial_attention (q, k, v, c, p, s, o1);
+  mv_spatial_attention_naive (q, k, v, c, p, o2);
+  expect_close ("VQGAN attention block core (single head)", o1, o2, (size_t) c * p, 1e-10);
+  bool ok = guards_intact (s, (size_t) p * p);
+  printf ("%s VQGAN attention scratch stays within P*P floats\n", ok ? "ok  " : "FAIL");
+  ok ? n_passed++ : n_failed++;
+  guarded_free (q), guarded_free (k), guarded_free (v), guarded_free (s);
+  guarded_free (o1), guarded_free (o2);
+}
+
+static void
+test_nearest_codes (void)
+{
+  const int d = 16, p = 49, n = 300;
+  for (int small = 0; small < 2; small++)
+    {
+      float *z = random_buf ((size_t) d * p, 1.0f), *cb = random_buf ((size_t) n * d, 1.0f);
+      float sq[300];
+      for (int k = 0; k < n; k++)
+        {
+          sq[k] = 0.0f;
+          for (int j = 0; j < d; j++)
+            sq[k] += cb[k * d + j] * cb[k * d + j];
+        }
+      /* plant exact copies of codebook rows: their code must win */
+      for (int j = 0; j < d; j++)
+        z[(size_t) j * p + 3] = cb[(size_t) 123 * d + j],
+                           z[(size_t) j * p + 40] = cb[(size_t) (n - 1) * d + j];
+      size_t scratch_n = small ? 3 * (size_t) p + 7 * (size_t) p : 3 * (size_t) p + (size_t) n * p;
+      float *scratch = guarded (scratch_n);
+      int32_t c1[49], c2[49];
+      mv_nearest_codes (z, d, p, cb, sq, n, scratch, scratch_n, c1);
+      mv_nearest_codes_naive (z, d, p, cb, n, c2);
+      int same = 0;
+      for (int i = 0; i < p; i++)
+        same += c1[i] == c2[i];
+      bool ok = same == p && c1[3] == 123 && c1[40] == n - 1 && guards_intact (scratch, scratch_n);
+      printf ("%s nearest codes%s: %d of %d as the exact search\n", ok ? "ok  " : "FAIL",
+              small ? " (7 codes per sgemm)" : "", same, p);
+      ok ? n_passed++ : n_failed++;
+      guarded_free (z), guarded_free (cb), guarded_free (scratch);
+    }
+}
+
 int
 main (void)
 {
@@ -297,6 +423,10 @@ main (void)
   test_softmax ();
   test_attention ();
   test_f16 ();
+  test_conv2d ();
+  test_group_norm ();
+  test_spatial_attention ();
+  test_nearest_codes ();
   printf ("%d passed, %d failed\n", n_passed, n_failed);
   return n_failed != 0;
 }

@@ -187,6 +187,37 @@ main (int argc, char **argv)
           "the context decodes again after a cancel");
   compare_f32 ("decode after cancel", raw, &arb_dec, plane * 3, 5e-5);
 
+  /* the engine's palette equals the one the exporter stored (previews) */
+  if (in.has_palette)
+    {
+      int n = in.vocab_size_img, worst = 0;
+      float *pal = g_new (float, (size_t) n * 3);
+      uint8_t *thumb = g_new (uint8_t, (size_t) p * 3);
+      st = magvlt_vq_compute_palette (ctx, pal);
+      for (int g0 = 0; st == MAGVLT_OK && g0 < n; g0 += p)
+        {
+          for (int i = 0; i < p; i++)
+            want_codes[i] = (g0 + i) % n;
+          magvlt_vq_preview (model, want_codes, NULL, thumb);
+          for (int i = 0; i < p * 3; i++)
+            {
+              int want = (int) (pal[(size_t) want_codes[i / 3] * 3 + i % 3] * 255.0f + 0.5f);
+              worst = abs (want - thumb[i]) > worst ? abs (want - thumb[i]) : worst;
+            }
+        }
+      report (st == MAGVLT_OK && worst <= 1,
+              "palette computed by the engine = stored palette (max |diff| %d of 255)", worst);
+      uint8_t *known = g_new0 (uint8_t, p);
+      magvlt_vq_preview (model, want_codes, known, thumb);
+      bool grey = true;
+      for (int i = 0; i < p * 3; i++)
+        grey = grey && thumb[i] == 128;
+      report (grey, "codes not yet known preview as mid grey");
+      g_free (pal);
+      g_free (thumb);
+      g_free (known);
+    }
+
   printf ("%d passed, %d failed\n", n_passed, n_failed);
   return n_failed != 0;
 }
