@@ -168,6 +168,10 @@ MAGVLT_API void magvlt_context_free (magvlt_context *ctx);
  * cancels the next job. */
 MAGVLT_API void magvlt_context_cancel (magvlt_context *ctx);
 
+/* Withdraws a pending cancel request (one that arrived after the job it was
+ * meant for had finished), so it does not cancel the next job. */
+MAGVLT_API void magvlt_context_reset_cancel (magvlt_context *ctx);
+
 /* The message of the last failing call on this context (or ""). */
 MAGVLT_API const char *magvlt_context_last_error (const magvlt_context *ctx);
 
@@ -253,6 +257,227 @@ MAGVLT_API magvlt_status magvlt_vq_preview (const magvlt_model *model, const int
  * patch in decodes of grids that each hold s·s different codes (N/(s·s)
  * decodes). Used by the exporters; slow at the official size (~1 minute). */
 MAGVLT_API magvlt_status magvlt_vq_compute_palette (magvlt_context *ctx, float *palette);
+
+/* ---- text tokenizer ----------------------------------------------------- */
+
+/* MAGVLT's text tokenizer (spec §5), byte-exact with the official code:
+ * HuggingFace's CharBPETokenizer (BERT-style cleaning, spaces around CJK
+ * ideographs, full per-character lowercasing, whitespace and punctuation
+ * splitting, BPE with an end-of-word suffix), MAGVLT's fallback for text
+ * with characters outside the vocabulary, truncation to the model's text
+ * length T and end-of-text padding. The vocabulary and merges are stored in
+ * the model file (FORMAT.md, "Text tokenizer"); a model without them gives
+ * MAGVLT_ERR_UNSUPPORTED. These functions only read the model and keep no
+ * state: any number of threads may call them at once. */
+
+typedef struct magvlt_tokenize_result {
+  int32_t n_tokens; /* text ids before the end-of-text id, after truncation (<= T) */
+  int32_t n_txt;    /* the reference's n_txt: index of the first end-of-text id + 1,
+                       or T + 1 when no end-of-text id fits */
+  int32_t n_mask;   /* ones in the text mask: min(n_txt, T) */
+  bool fallback;    /* a character outside the vocabulary made the text fail to
+                       encode, so it was encoded again without its non-ASCII
+                       characters (the official TokenizerUtils.get_input) */
+  bool truncated;   /* the text had more than T tokens; the rest was dropped */
+} magvlt_tokenize_result;
+
+/* Encodes text[0..len) — UTF-8, not necessarily NUL-terminated — into
+ * ids[0..T): the tokens, then the end-of-text id, which also pads the rest.
+ * n_ids_max is the room in ids (at least T = magvlt_model_info.ctx_len_txt).
+ * Like the reference, control and format characters are deleted (so are NUL
+ * bytes: U+0000), and text that is empty, only whitespace, or only
+ * characters deleted by the fallback (emoji, CJK) gives zero tokens and
+ * n_txt 1. Invalid UTF-8 gives MAGVLT_ERR_INVALID_ARG naming the byte
+ * offset, as does text over 4 MiB; a character outside the vocabulary even
+ * after the fallback (impossible with CLIP's vocabulary) gives
+ * MAGVLT_ERR_INVALID_ARG naming it. */
+MAGVLT_API magvlt_status magvlt_tokenize (const magvlt_model *model, const char *text, size_t len,
+                                          int32_t *ids, int32_t n_ids_max,
+                                          magvlt_tokenize_result *result);
+
+typedef enum magvlt_detokenize_flags {
+  /* the official caption post-processing (spec §5.4 step 3, branch main):
+   * "a dog dog in a cat. the" → "a dog in a cat ."; a caption left with no
+   * word gives "" (the official code raises IndexError there) */
+  MAGVLT_DETOKENIZE_CAPTION = 1 << 0,
+  /* decode every id, like HuggingFace's decode(), instead of stopping at the
+   * first end-of-text id as the official token2txt does */
+  MAGVLT_DETOKENIZE_KEEP_EOT = 1 << 1,
+} magvlt_detokenize_flags;
+
+/* Decodes ids[0..n_ids) into UTF-8 text: up to the first end-of-text id,
+ * vocabulary entries concatenated with each end-of-word suffix replaced by a
+ * space (by nothing in the last token); ids outside the vocabulary are
+ * skipped. flags: magvlt_detokenize_flags. Writes the text NUL-terminated
+ * into buf like snprintf: *len (may be NULL) receives its full length in
+ * bytes without the NUL, and the text is complete when *len < buf_size,
+ * otherwise cut at a character boundary. buf may be NULL when buf_size is 0,
+ * to ask for the length. */
+MAGVLT_API magvlt_status magvlt_detokenize (const magvlt_model *model, const int32_t *ids,
+                                            int32_t n_ids, uint32_t flags, char *buf,
+                                            size_t buf_size, size_t *len);
+
+/* The vocabulary entry of a text id ("photo</w>"), NUL-terminated, owned by
+ * the model; NULL for an id outside the vocabulary or a model without a
+ * tokenizer. */
+MAGVLT_API const char *magvlt_token_get_text (const magvlt_model *model, int32_t id);
+
+typedef struct magvlt_tokenizer_info {
+  const char *model;  /* "char_bpe" */
+  int32_t vocab_size; /* = magvlt_model_info.vocab_size_txt */
+  int32_t n_merges;
+  int32_t text_len;               /* T */
+  int32_t eot_id;                 /* end of text, also the padding id */
+  const char *end_of_word_suffix; /* "</w>" */
+  bool lowercase;
+} magvlt_tokenizer_info;
+
+/* Fills *info (strings owned by the model); MAGVLT_ERR_UNSUPPORTED when the
+ * model has no tokenizer. */
+MAGVLT_API magvlt_status magvlt_tokenizer_get_info (const magvlt_model *model,
+                                                    magvlt_tokenizer_info *info);
+
+/* ---- generation jobs ---------------------------------------------------- */
+
+/* Each job takes sampling parameters (magvlt_sampling_default_params),
+ * inputs, and fills a library-owned magvlt_result (free it with
+ * magvlt_result_free). Jobs report progress and previews through the
+ * context's callbacks and stop with MAGVLT_ABORTED on magvlt_context_cancel,
+ * leaving the context usable. Same seed + same inputs + same thread count ⇒
+ * byte-identical results. */
+
+typedef enum magvlt_stage {
+  MAGVLT_STAGE_ENCODE = 0, /* VQGAN encoding of the input image */
+  MAGVLT_STAGE_LENGTH,     /* caption length prediction */
+  MAGVLT_STAGE_IMAGE,      /* image token refinement */
+  MAGVLT_STAGE_TEXT,       /* text token refinement */
+  MAGVLT_STAGE_DECODE,     /* VQGAN decoding of the result */
+} magvlt_stage;
+
+MAGVLT_API const char *magvlt_stage_str (magvlt_stage stage);
+
+/* What a job has so far, after each refinement step. Pointers are valid
+ * during the callback only. */
+typedef struct magvlt_preview {
+  magvlt_stage stage;
+  int32_t step, n_steps; /* step n of N done */
+  int32_t candidate, n_candidates;
+  const int32_t *image_codes; /* [I] (image stage) */
+  const uint8_t *image_known; /* [I] 1 = fixed, 0 = still masked */
+  const uint8_t *thumbnail;   /* [s, s, 3] palette colours, masked codes grey */
+  int32_t thumbnail_size;     /* s */
+  const uint8_t *image;       /* [R, R, 3] full decode on the steps asked for, else NULL */
+  int32_t image_size;         /* R */
+  const int32_t *text_ids;    /* [n_text] (text stage) */
+  int32_t n_text;
+} magvlt_preview;
+
+typedef void (*magvlt_progress_callback) (magvlt_stage stage, int32_t step, int32_t n_steps,
+                                          int32_t candidate, int32_t n_candidates, void *user_data);
+typedef void (*magvlt_preview_callback) (const magvlt_preview *preview, void *user_data);
+
+typedef struct magvlt_callbacks {
+  magvlt_progress_callback progress; /* before each step and at each stage's end */
+  magvlt_preview_callback preview;   /* after each refinement step */
+  int32_t preview_decode_every;      /* full VQGAN decode every N image steps; 0 = never */
+  void *user_data;
+} magvlt_callbacks;
+
+/* Sets (callbacks NULL: clears) the context's callbacks; they are called on
+ * the thread running the job. */
+MAGVLT_API void magvlt_context_set_callbacks (magvlt_context *ctx,
+                                              const magvlt_callbacks *callbacks);
+
+typedef struct magvlt_sampling_params {
+  uint64_t seed;        /* candidate k uses seed + k, so it can be re-run alone */
+  int32_t n_candidates; /* independent samples, ranked by the model's mean
+                           log-likelihood of the tokens it chose */
+  int32_t image_steps;  /* S (10); cosine schedule */
+  float image_temperature_start, image_temperature_end;               /* 1.4 → 0.6 */
+  float image_choice_temperature_start, image_choice_temperature_end; /* 2.0 → 0.2 */
+  int32_t text_steps;                                                 /* 12; linear mask-predict */
+  float text_temperature;                                             /* 0.1 */
+  int32_t text_top_k;                                                 /* 32; 0 = no top-k filter */
+  int32_t text_length;      /* caption slots incl. the end token; 0 = predict */
+  bool caption_postprocess; /* the official post-processing of captions (true) */
+} magvlt_sampling_params;
+
+/* The official sampling configuration's values for one candidate. */
+MAGVLT_API magvlt_sampling_params magvlt_sampling_default_params (void);
+
+typedef struct magvlt_candidate {
+  int32_t *image_codes; /* [I], or NULL for text-only jobs */
+  uint8_t *image;       /* width × height × 3 RGB, or NULL */
+  int32_t width, height;
+  int32_t *text_ids; /* [T] incl. end-of-text padding, or NULL */
+  char *text;        /* the caption (UTF-8), or NULL */
+  double score;      /* mean log-likelihood per generated token (higher is better) */
+  uint64_t seed;     /* re-run with this seed and 1 candidate to get it again */
+} magvlt_candidate;
+
+typedef struct magvlt_result {
+  int32_t n_candidates;
+  magvlt_candidate *candidates; /* best first */
+} magvlt_result;
+
+MAGVLT_API void magvlt_result_free (magvlt_result *result);
+
+/* An RGB image: height rows of `stride` bytes, 3 bytes per pixel. */
+typedef struct magvlt_image {
+  int32_t width, height;
+  size_t stride;
+  const uint8_t *rgb;
+} magvlt_image;
+
+/* Text → image (spec §3.1). The prompt is tokenized with the model's
+ * tokenizer; longer prompts are truncated (result->... reports nothing:
+ * call magvlt_tokenize first to warn). */
+MAGVLT_API magvlt_status magvlt_generate_image (magvlt_context *ctx,
+                                                const magvlt_sampling_params *params,
+                                                const char *prompt, magvlt_result *result);
+
+/* Image → caption (spec §3.3): the image is resized (shorter side to R,
+ * antialiased bilinear) and centre-cropped to R×R as the official scripts do. */
+MAGVLT_API magvlt_status magvlt_caption (magvlt_context *ctx, const magvlt_sampling_params *params,
+                                         const magvlt_image *image, magvlt_result *result);
+
+typedef struct magvlt_edit_params {
+  float strength;  /* (0, 1]: fraction of the region's tokens regenerated; 1 = inpaint */
+  int32_t padding; /* pixels of context around the mask's bounding box (32) */
+  int32_t feather; /* width in pixels of the soft edge inside the mask (8) */
+} magvlt_edit_params;
+
+MAGVLT_API magvlt_edit_params magvlt_edit_default_params (void);
+
+/* Inpainting and text-guided editing of an image of any size: a square
+ * context area around the mask's bounding box (plus padding; at least R
+ * pixels when the image allows, so small regions are not blurred by
+ * up-scaling) is resized to R×R and encoded; a code is regenerated when any
+ * pixel of its cell is masked; the result is decoded, resized back, and
+ * pasted through the mask with its edge feathered inwards, so every pixel
+ * outside the mask keeps its exact value. mask: width × height bytes
+ * (stride mask_stride), >= 128 = regenerate; NULL = the whole image. An
+ * empty mask is MAGVLT_ERR_INVALID_ARG. Candidates have the input's size. */
+MAGVLT_API magvlt_status magvlt_edit_image (magvlt_context *ctx,
+                                            const magvlt_sampling_params *params,
+                                            const magvlt_edit_params *edit,
+                                            const magvlt_image *image, const uint8_t *mask,
+                                            size_t mask_stride, const char *prompt,
+                                            magvlt_result *result);
+
+/* Text infilling: text holds one "[MASK]" where words are to be generated,
+ * given the image (resized and cropped as for captioning). span_length: text
+ * tokens for the span, 0 = predicted from the image and the known words. */
+MAGVLT_API magvlt_status magvlt_infill_text (magvlt_context *ctx,
+                                             const magvlt_sampling_params *params,
+                                             const magvlt_image *image, const char *text,
+                                             int32_t span_length, magvlt_result *result);
+
+/* Unconditional joint generation (not released officially; spec §3.5): the
+ * image from an empty prompt (only the end token visible), then its caption. */
+MAGVLT_API magvlt_status magvlt_generate_joint (magvlt_context *ctx,
+                                                const magvlt_sampling_params *params,
+                                                magvlt_result *result);
 
 #ifdef __cplusplus
 }

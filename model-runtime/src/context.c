@@ -112,6 +112,24 @@ magvlt_context_cancel (magvlt_context *ctx)
     atomic_store (&ctx->cancel, 1);
 }
 
+void
+magvlt_context_set_callbacks (magvlt_context *ctx, const magvlt_callbacks *callbacks)
+{
+  if (!ctx)
+    return;
+  if (callbacks)
+    ctx->callbacks = *callbacks;
+  else
+    memset (&ctx->callbacks, 0, sizeof ctx->callbacks);
+}
+
+void
+magvlt_context_reset_cancel (magvlt_context *ctx)
+{
+  if (ctx)
+    atomic_store (&ctx->cancel, 0);
+}
+
 const char *
 magvlt_context_last_error (const magvlt_context *ctx)
 {

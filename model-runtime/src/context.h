@@ -16,6 +16,7 @@ struct magvlt_context {
   magvlt_context_params params;
   int n_threads;
   atomic_int cancel;
+  magvlt_callbacks callbacks;
   char last_error[1024];
 
   /* One arena, carved into named buffers at init (sizes from the model). */

@@ -5,6 +5,7 @@
 
 #include "ops.h"
 #include "status.h"
+#include "tokenizer.h"
 #include "vqgan.h"
 
 #include <math.h>
@@ -286,6 +287,10 @@ load_into (magvlt_model *m, const char *path, const magvlt_model_params *p)
       || (st = convert_f16_vectors (m)) != MAGVLT_OK
       || (st = mv_vqgan_load (&m->file, &m->hp, &m->vq)) != MAGVLT_OK)
     return st;
+  if ((st = mv_tokenizer_load (&m->file, m->hp.vocab_size_txt, m->hp.text_eot_id, m->hp.ctx_len_txt,
+                               &m->tokenizer))
+      != MAGVLT_OK)
+    return st;
   count_params (m);
   if (p->progress_callback && !p->progress_callback (1.0f, p->progress_user_data))
     return mv_fail (MAGVLT_ABORTED, "loading was cancelled");
@@ -331,6 +336,7 @@ magvlt_model_free (magvlt_model *m)
   if (!m)
     return;
   mv_vqgan_free (m->vq);
+  mv_tokenizer_free (m->tokenizer);
   gguf_clear (&m->file);
   free (m->blocks);
   free (m->converted);

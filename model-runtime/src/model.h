@@ -75,6 +75,7 @@ struct magvlt_model {
   int64_t n_params_stage2;
   int64_t n_params_vqgan;
   const char *weight_type;
+  struct mv_tokenizer *tokenizer; /* NULL when the file has no text tokenizer */
 };
 
 #endif

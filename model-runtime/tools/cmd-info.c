@@ -43,6 +43,12 @@ cli_info (int argc, char **argv)
           in.ctx_len_img, in.image_grid, in.image_grid, in.ctx_len_txt);
   printf ("vocabularies:   %d image codes, %d text ids (end/pad id %d), %d special tokens\n",
           in.vocab_size_img, in.vocab_size_txt, in.text_eot_id, in.n_special);
+  magvlt_tokenizer_info ti;
+  if (magvlt_tokenizer_get_info (model, &ti) == MAGVLT_OK)
+    printf ("tokenizer:      %s, %d entries, %d merges, end-of-word suffix '%s'%s\n", ti.model,
+            ti.vocab_size, ti.n_merges, ti.end_of_word_suffix, ti.lowercase ? ", lowercase" : "");
+  else
+    printf ("tokenizer:      none (`magvlt tokenize` needs a model exported with one)\n");
   magvlt_model_free (model);
   return CLI_EXIT_OK;
 }

@@ -13,6 +13,17 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
 
 int cli_info (int argc, char **argv);
 int cli_forward (int argc, char **argv);
+int cli_bench (int argc, char **argv);
+int cli_vq (int argc, char **argv);
+int cli_tokenize (int argc, char **argv);
+int cli_detokenize (int argc, char **argv);
+/* cmd-jobs.c: the generation jobs */
+int cli_generate (int argc, char **argv);
+int cli_caption (int argc, char **argv);
+int cli_inpaint (int argc, char **argv);
+int cli_edit (int argc, char **argv);
+int cli_infill (int argc, char **argv);
+int cli_joint (int argc, char **argv);
 
 /* Parses argv with entries; prints the error and returns FALSE on failure. */
 gboolean cli_parse (const char *command, const char *summary, const char *description,

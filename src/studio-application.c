@@ -1,0 +1,186 @@
+/* studio-application.c — the application: start-up, app actions, model
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "studio-application.h"
+
+#include <glib/gi18n.h>
+
+#include "studio-window.h"
+
+struct _StudioApplication {
+  AdwApplication parent_instance;
+  char *model_path;
+};
+
+G_DEFINE_FINAL_TYPE (StudioApplication, studio_application, ADW_TYPE_APPLICATION)
+
+/* The model to load at start-up: --model, then $MAGVLT_MODEL, then the
+ * default model installed with the app. */
+static char *
+find_default_model (void)
+{
+  const char *env = g_getenv ("MAGVLT_MODEL");
+  g_autofree char *installed =
+    g_build_filename (STUDIO_DATADIR, "magvlt-studio", "models", "default.gguf", NULL);
+
+  if (env && *env)
+    return g_strdup (env);
+  if (g_file_test (installed, G_FILE_TEST_EXISTS))
+    return g_steal_pointer (&installed);
+  return NULL;
+}
+
+const char *
+studio_application_get_model_path (StudioApplication *self)
+{
+  return self->model_path;
+}
+
+static StudioWindow *
+get_window (StudioApplication *self)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (!window)
+    {
+      window = GTK_WINDOW (studio_window_new (self));
+      if (!self->model_path)
+        self->model_path = find_default_model ();
+      studio_window_load_model (STUDIO_WINDOW (window), self->model_path);
+    }
+  return STUDIO_WINDOW (window);
+}
+
+static void
+studio_application_activate (GApplication *app)
+{
+  gtk_window_present (GTK_WINDOW (get_window (STUDIO_APPLICATION (app))));
+}
+
+static void
+studio_application_open (GApplication *app, GFile **files, int n_files, const char *hint)
+{
+  StudioWindow *window = get_window (STUDIO_APPLICATION (app));
+
+  if (n_files > 0)
+    studio_window_open_file (window, files[0]);
+  gtk_window_present (GTK_WINDOW (window));
+}
+
+static int
+studio_application_handle_local_options (GApplication *app, GVariantDict *options)
+{
+  StudioApplication *self = STUDIO_APPLICATION (app);
+  const char *model = NULL;
+
+  if (g_variant_dict_lookup (options, "model", "^&ay", &model) && model && *model)
+    {
+      g_free (self->model_path);
+      self->model_path = g_canonicalize_filename (model, NULL);
+    }
+  return -1;
+}
+
+static void
+quit_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  GList *windows = gtk_application_get_windows (GTK_APPLICATION (user_data));
+
+  for (GList *l = windows; l; l = l->next)
+    gtk_window_close (l->data);
+}
+
+static void
+about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  const char *developers[] = { "MAGVLT Studio developers", NULL };
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
+
+  adw_show_about_window (parent, "application-name", _ ("MAGVLT Studio"), "application-icon",
+                         "org.magvlt.Studio", "developer-name", "MAGVLT Studio developers",
+                         "version", PACKAGE_VERSION, "developers", developers, "license-type",
+                         GTK_LICENSE_GPL_3_0, "comments",
+                         _ ("Inpaint, edit, generate and caption images with a local "
+                            "MAGVLT model"),
+                         NULL);
+}
+
+static const GActionEntry app_entries[] = {
+  { "quit", quit_activated },
+  { "about", about_activated },
+};
+
+static void
+studio_application_startup (GApplication *app)
+{
+  static const struct {
+    const char *action;
+    const char *accels[3];
+  } accels[] = {
+    { "app.quit", { "<Control>q", NULL } },
+    { "win.open('')", { "<Control>o", NULL } },
+    { "win.save-as('')", { "<Control><Shift>s", NULL } },
+    { "win.paste-image", { "<Control>v", NULL } },
+    { "win.copy-result", { "<Control>c", NULL } },
+    { "win.undo", { "<Control>z", NULL } },
+    { "win.redo", { "<Control><Shift>z", NULL } },
+    { "win.tool('brush')", { "b", NULL } },
+    { "win.tool('eraser')", { "e", NULL } },
+    { "win.brush-grow", { "bracketright", NULL } },
+    { "win.brush-shrink", { "bracketleft", NULL } },
+    { "win.inpaint", { "<Control>Return", NULL } },
+    { "win.cancel", { "Escape", NULL } },
+    { "win.accept-result", { "Return", NULL } },
+    { "win.discard-result", { "Delete", NULL } },
+    { "win.next-candidate", { "<Alt>Right", NULL } },
+    { "win.previous-candidate", { "<Alt>Left", NULL } },
+  };
+
+  G_APPLICATION_CLASS (studio_application_parent_class)->startup (app);
+  g_action_map_add_action_entries (G_ACTION_MAP (app), app_entries, G_N_ELEMENTS (app_entries),
+                                   app);
+  for (gsize i = 0; i < G_N_ELEMENTS (accels); i++)
+    gtk_application_set_accels_for_action (GTK_APPLICATION (app), accels[i].action,
+                                           accels[i].accels);
+}
+
+static void
+studio_application_finalize (GObject *object)
+{
+  g_free (STUDIO_APPLICATION (object)->model_path);
+  G_OBJECT_CLASS (studio_application_parent_class)->finalize (object);
+}
+
+static void
+studio_application_class_init (StudioApplicationClass *klass)
+{
+  GApplicationClass *app_class = G_APPLICATION_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->finalize = studio_application_finalize;
+  app_class->activate = studio_application_activate;
+  app_class->open = studio_application_open;
+  app_class->startup = studio_application_startup;
+  app_class->handle_local_options = studio_application_handle_local_options;
+}
+
+static void
+studio_application_init (StudioApplication *self)
+{
+  const GOptionEntry options[] = {
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, NULL, N_ ("Model file (GGUF) to use"), N_ ("MODEL") },
+    { NULL },
+  };
+
+  g_application_add_main_option_entries (G_APPLICATION (self), options);
+}
+
+StudioApplication *
+studio_application_new (void)
+{
+  return g_object_new (STUDIO_TYPE_APPLICATION, "application-id", "org.magvlt.Studio", "flags",
+                       G_APPLICATION_HANDLES_OPEN, "resource-base-path", "/org/magvlt/Studio",
+                       NULL);
+}

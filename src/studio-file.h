@@ -1,0 +1,20 @@
+/* studio-file.h — reading and writing image files
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+
+G_BEGIN_DECLS
+
+#define STUDIO_MAX_IMAGE_SIDE 16384
+#define STUDIO_MAX_IMAGE_PIXELS (64 * 1024 * 1024)
+
+GdkPixbuf *studio_file_load_pixbuf (const char *path, GError **error);
+GdkPixbuf *studio_file_load_image (const char *path, GError **error);
+GdkPixbuf *studio_file_flatten (GdkPixbuf *pixbuf, GError **error);
+gboolean studio_file_save_pixbuf (GdkPixbuf *pixbuf, const char *path, const char *const *keys,
+                                  const char *const *values, GError **error);
+
+G_END_DECLS

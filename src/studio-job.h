@@ -1,0 +1,69 @@
+/* studio-job.h — one request to the engine and its result, GTK-free
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gdk-pixbuf/gdk-pixbuf.h>
+#include <magvlt.h>
+
+G_BEGIN_DECLS
+
+typedef enum {
+  STUDIO_JOB_CAPTION,
+  STUDIO_JOB_GENERATE,
+  STUDIO_JOB_INPAINT,
+  STUDIO_JOB_EDIT,
+  STUDIO_JOB_INFILL,
+  STUDIO_JOB_JOINT,
+} StudioJobKind;
+
+typedef struct {
+  StudioJobKind kind;
+  char *prompt;     /* caption / prompt / infill text */
+  GdkPixbuf *image; /* RGB, no alpha; never modified after submission */
+  GBytes *mask;     /* width × height bytes, or NULL */
+  magvlt_sampling_params params;
+  magvlt_edit_params edit;
+} StudioJob;
+
+typedef struct {
+  GdkPixbuf *image; /* NULL for text jobs */
+  char *text;       /* NULL for image jobs */
+  guint64 seed;
+  double score;
+} StudioCandidate;
+
+typedef struct {
+  StudioJobKind kind;
+  GArray *candidates; /* StudioCandidate, best first */
+  double ms;
+} StudioJobResult;
+
+/* What the worker reports while a job runs (immutable once posted). */
+typedef struct {
+  magvlt_stage stage;
+  int step;
+  int n_steps;
+  int candidate;
+  int n_candidates;
+  double fraction;    /* of the whole job, 0..1 */
+  double eta_seconds; /* < 0 while unknown */
+  GBytes *thumbnail;  /* size × size × 3 RGB, or NULL */
+  int thumbnail_size;
+} StudioProgress;
+
+#define STUDIO_ENGINE_ERROR (studio_engine_error_quark ())
+GQuark studio_engine_error_quark (void);
+
+StudioJob *studio_job_new (StudioJobKind kind);
+void studio_job_free (StudioJob *job);
+void studio_job_result_free (StudioJobResult *result);
+void studio_progress_free (StudioProgress *progress);
+const char *studio_job_kind_name (StudioJobKind kind);
+StudioJobResult *studio_job_run (StudioJob *job, magvlt_context *ctx, GError **error);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StudioJob, studio_job_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (StudioJobResult, studio_job_result_free)
+
+G_END_DECLS

@@ -1,0 +1,474 @@
+/* studio-window-actions.c — every user-visible operation as a GAction
+ *
+ * The actions live in the window's own GActionMap, so GTK exports them on
+ * the session bus (/org/magvlt/Studio/window/N, org.gtk.Actions): the
+ * end-to-end tests drive the app through them. Read-only observer actions
+ * (busy, progress, caption-text, …) carry state for those tests and refuse
+ * changes from outside.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "studio-window-private.h"
+
+#include <glib/gi18n.h>
+
+#include "studio-file.h"
+
+#define SELF STUDIO_WINDOW (user_data)
+
+static void
+studio_window_set_action_state (StudioWindow *self, const char *name, GVariant *value)
+{
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), name);
+
+  if (action)
+    g_simple_action_set_state (G_SIMPLE_ACTION (action), value);
+  else
+    g_variant_unref (g_variant_ref_sink (value));
+}
+
+void
+studio_window_set_observer (StudioWindow *self, const char *name, GVariant *value)
+{
+  studio_window_set_action_state (self, name, value);
+}
+
+static gboolean
+is_busy (StudioWindow *self)
+{
+  return self->cancellable != NULL;
+}
+
+static void
+enable (StudioWindow *self, const char *name, gboolean enabled)
+{
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), name);
+
+  if (action)
+    g_simple_action_set_enabled (G_SIMPLE_ACTION (action), enabled);
+}
+
+void
+studio_window_sync_sensitivity (StudioWindow *self)
+{
+  gboolean busy = is_busy (self), model = studio_worker_has_model (self->worker);
+  gboolean image = self->image != NULL, pending = self->pending != NULL;
+  const char *image_jobs[] = { "caption", "inpaint", "edit", "infill" };
+  const char *mask_ops[] = { "clear-mask", "invert-mask", "load-mask", "save-mask" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (image_jobs); i++)
+    enable (self, image_jobs[i], !busy && model && image);
+  enable (self, "generate", !busy && model);
+  enable (self, "joint", !busy && model);
+  enable (self, "cancel", busy);
+  for (gsize i = 0; i < G_N_ELEMENTS (mask_ops); i++)
+    enable (self, mask_ops[i], image && !pending);
+  enable (self, "save-as", image && !busy);
+  enable (self, "copy-result", image || pending);
+  enable (self, "accept-result", pending);
+  enable (self, "discard-result", pending);
+  enable (self, "next-candidate", pending && self->pending->candidates->len > 1);
+  enable (self, "previous-candidate", pending && self->pending->candidates->len > 1);
+  enable (self, "undo", !busy && self->undo && self->undo->len > 0);
+  enable (self, "redo", !busy && self->redo && self->redo->len > 0);
+  enable (self, "open", !busy);
+  enable (self, "use-model", !busy);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+static void
+on_open_response (GtkNativeDialog *dialog, int response, gpointer user_data)
+{
+  if (response == GTK_RESPONSE_ACCEPT)
+    {
+      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
+      const char *purpose = g_object_get_data (G_OBJECT (dialog), "purpose");
+      g_autofree char *path = g_file_get_path (file);
+
+      if (g_str_equal (purpose, "open"))
+        studio_window_open_path (SELF, path);
+      else if (g_str_equal (purpose, "save"))
+        studio_window_save_path (SELF, path);
+      else if (g_str_equal (purpose, "model"))
+        studio_window_load_model (SELF, path);
+    }
+  g_object_unref (dialog);
+}
+
+static void
+run_file_dialog (StudioWindow *self, const char *purpose, const char *title,
+                 GtkFileChooserAction mode)
+{
+  GtkFileChooserNative *dialog =
+    gtk_file_chooser_native_new (title, GTK_WINDOW (self), mode, NULL, NULL);
+
+  g_object_set_data_full (G_OBJECT (dialog), "purpose", g_strdup (purpose), g_free);
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  g_signal_connect (dialog, "response", G_CALLBACK (on_open_response), self);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+}
+
+static void
+open_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  const char *path = g_variant_get_string (param, NULL);
+
+  if (*path)
+    studio_window_open_path (SELF, path);
+  else
+    run_file_dialog (SELF, "open", _ ("Open Image"), GTK_FILE_CHOOSER_ACTION_OPEN);
+}
+
+static void
+save_as_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  const char *path = g_variant_get_string (param, NULL);
+  StudioWindow *self = SELF;
+
+  /* the opened file is only replaced through an explicit choice in the
+   * dialog, which asks before overwriting */
+  if (*path)
+    studio_window_save_path (self, path);
+  else
+    run_file_dialog (self, "save", _ ("Save Image As"), GTK_FILE_CHOOSER_ACTION_SAVE);
+}
+
+static void
+use_model_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  const char *path = g_variant_get_string (param, NULL);
+
+  if (*path)
+    studio_window_load_model (SELF, path);
+  else
+    run_file_dialog (SELF, "model", _ ("Use a Model File"), GTK_FILE_CHOOSER_ACTION_OPEN);
+}
+
+static void
+on_paste_ready (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (StudioWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GdkTexture) texture =
+    gdk_clipboard_read_texture_finish (GDK_CLIPBOARD (source), res, &error);
+  g_autoptr (GdkPixbuf) pixbuf = NULL;
+  g_autoptr (GdkPixbuf) rgb = NULL;
+  g_autoptr (GBytes) png = NULL;
+  g_autoptr (GInputStream) stream = NULL;
+
+  if (!texture)
+    {
+      studio_window_error (self, _ ("The clipboard holds no image"));
+      return;
+    }
+  png = gdk_texture_save_to_png_bytes (texture);
+  stream = g_memory_input_stream_new_from_bytes (png);
+  if (!(pixbuf = gdk_pixbuf_new_from_stream (stream, NULL, &error))
+      || !(rgb = studio_file_flatten (pixbuf, &error)))
+    {
+      studio_window_error (self, error->message);
+      return;
+    }
+  studio_window_discard (self);
+  g_clear_object (&self->mask);
+  studio_window_set_image (self, rgb, NULL);
+  g_clear_pointer (&self->image_path, g_free);
+  studio_window_set_dirty (self, TRUE);
+}
+
+static void
+paste_image_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  GdkClipboard *clipboard = gtk_widget_get_clipboard (GTK_WIDGET (SELF));
+
+  gdk_clipboard_read_texture_async (clipboard, NULL, on_paste_ready, g_object_ref (SELF));
+}
+
+static void
+copy_result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  StudioWindow *self = SELF;
+  GdkPixbuf *image = self->image;
+  g_autoptr (GdkTexture) texture = NULL;
+
+  if (self->pending)
+    {
+      StudioCandidate *c =
+        &g_array_index (self->pending->candidates, StudioCandidate, self->candidate_index);
+      if (c->image)
+        image = c->image;
+    }
+  if (!image)
+    return;
+  texture = gdk_texture_new_for_pixbuf (image);
+  gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (self)), texture);
+}
+
+/* ---- mask -------------------------------------------------------------- */
+
+static void
+mask_op_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  StudioWindow *self = SELF;
+  const char *name = g_action_get_name (G_ACTION (action));
+
+  if (!self->mask)
+    return;
+  studio_window_push_undo (self);
+  if (g_str_equal (name, "clear-mask"))
+    studio_mask_clear (self->mask);
+  else
+    studio_mask_invert (self->mask);
+  studio_window_set_dirty (self, TRUE);
+}
+
+static void
+load_mask_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  StudioWindow *self = SELF;
+  g_autoptr (StudioMask) loaded = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean resized = FALSE;
+
+  if (!self->mask)
+    return;
+  loaded =
+    studio_mask_new (studio_mask_get_width (self->mask), studio_mask_get_height (self->mask));
+  if (!studio_mask_load_png (loaded, g_variant_get_string (param, NULL), &resized, &error))
+    {
+      studio_window_error (self, error->message);
+      return;
+    }
+  studio_window_push_undo (self);
+  studio_mask_assign (self->mask, loaded);
+  if (resized)
+    studio_window_toast (self, _ ("The mask was scaled to the image’s size"));
+}
+
+static void
+save_mask_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (SELF->mask && !studio_mask_save_png (SELF->mask, g_variant_get_string (param, NULL), &error))
+    studio_window_error (SELF, error->message);
+}
+
+static void
+undo_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  studio_window_undo (SELF, g_str_equal (g_action_get_name (G_ACTION (action)), "redo"));
+}
+
+/* ---- stateful settings ------------------------------------------------- */
+
+static GtkAdjustment *
+adjustment_for (StudioWindow *self, const char *name)
+{
+  if (g_str_equal (name, "brush-size"))
+    return self->brush_adjustment;
+  if (g_str_equal (name, "feather"))
+    return self->feather_adjustment;
+  if (g_str_equal (name, "overlay-opacity"))
+    return self->opacity_adjustment;
+  if (g_str_equal (name, "steps"))
+    return self->steps_adjustment;
+  if (g_str_equal (name, "candidates-per-run"))
+    return self->candidates_adjustment;
+  if (g_str_equal (name, "seed"))
+    return self->seed_adjustment;
+  if (g_str_equal (name, "strength"))
+    return self->strength_adjustment;
+  return NULL;
+}
+
+static void
+setting_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  StudioWindow *self = SELF;
+  GtkAdjustment *adj = adjustment_for (self, g_action_get_name (G_ACTION (action)));
+  double v = g_variant_is_of_type (value, G_VARIANT_TYPE_INT32) ? g_variant_get_int32 (value)
+                                                                : g_variant_get_double (value);
+
+  v = CLAMP (v, gtk_adjustment_get_lower (adj), gtk_adjustment_get_upper (adj));
+  g_simple_action_set_state (action, g_variant_is_of_type (value, G_VARIANT_TYPE_INT32)
+                                       ? g_variant_new_int32 ((gint32) v)
+                                       : g_variant_new_double (v));
+  if (!self->updating)
+    {
+      self->updating = TRUE;
+      gtk_adjustment_set_value (adj, v);
+      self->updating = FALSE;
+    }
+}
+
+static void
+on_adjustment_changed (GtkAdjustment *adj, StudioWindow *self)
+{
+  const char *name = g_object_get_data (G_OBJECT (adj), "action");
+  GAction *action = g_action_map_lookup_action (G_ACTION_MAP (self), name);
+  double v = gtk_adjustment_get_value (adj);
+  const GVariantType *type = g_action_get_state_type (action);
+
+  if (g_str_equal (name, "brush-size"))
+    studio_canvas_set_brush_size (self->canvas, v);
+  else if (g_str_equal (name, "overlay-opacity"))
+    studio_canvas_set_overlay_opacity (self->canvas, v);
+  if (self->updating)
+    return;
+  self->updating = TRUE;
+  g_simple_action_set_state (G_SIMPLE_ACTION (action),
+                             g_variant_type_equal (type, G_VARIANT_TYPE_INT32)
+                               ? g_variant_new_int32 ((gint32) v)
+                               : g_variant_new_double (v));
+  self->updating = FALSE;
+}
+
+static void
+tool_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  const char *tool = g_variant_get_string (value, NULL);
+
+  if (!g_str_equal (tool, "brush") && !g_str_equal (tool, "eraser"))
+    return;
+  g_simple_action_set_state (action, value);
+  studio_canvas_set_erasing (SELF->canvas, g_str_equal (tool, "eraser"));
+}
+
+static void
+brush_step_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  GtkAdjustment *adj = SELF->brush_adjustment;
+  double v = gtk_adjustment_get_value (adj);
+  gboolean grow = g_str_equal (g_action_get_name (G_ACTION (action)), "brush-grow");
+
+  gtk_adjustment_set_value (adj, grow ? v * 1.25 + 1 : v / 1.25);
+}
+
+static void
+read_only_change_state (GSimpleAction *action, GVariant *value, gpointer user_data)
+{
+  /* observers are set by the window only */
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+static void
+job_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  const char *name = g_action_get_name (G_ACTION (action));
+  StudioJobKind kind = g_str_equal (name, "caption")    ? STUDIO_JOB_CAPTION
+                       : g_str_equal (name, "generate") ? STUDIO_JOB_GENERATE
+                       : g_str_equal (name, "inpaint")  ? STUDIO_JOB_INPAINT
+                       : g_str_equal (name, "edit")     ? STUDIO_JOB_EDIT
+                       : g_str_equal (name, "infill")   ? STUDIO_JOB_INFILL
+                                                        : STUDIO_JOB_JOINT;
+
+  studio_window_start_job (SELF, kind, param ? g_variant_get_string (param, NULL) : NULL);
+}
+
+static void
+set_caption_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  studio_window_set_caption (SELF, g_variant_get_string (param, NULL));
+}
+
+static void
+cancel_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  studio_window_cancel_job (SELF);
+}
+
+static void
+result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  StudioWindow *self = SELF;
+  const char *name = g_action_get_name (G_ACTION (action));
+
+  if (g_str_equal (name, "accept-result"))
+    studio_window_accept (self);
+  else if (g_str_equal (name, "discard-result"))
+    studio_window_discard (self);
+  else if (self->pending)
+    {
+      guint n = self->pending->candidates->len;
+      guint i = (self->candidate_index + (g_str_equal (name, "next-candidate") ? 1 : n - 1)) % n;
+
+      studio_window_show_candidate (self, i);
+    }
+}
+
+static void
+screenshot_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!studio_window_screenshot (SELF, g_variant_get_string (param, NULL), &error))
+    studio_window_error (SELF, error->message);
+}
+
+static const GActionEntry entries[] = {
+  { "open", open_activated, "s" },
+  { "save-as", save_as_activated, "s" },
+  { "use-model", use_model_activated, "s" },
+  { "paste-image", paste_image_activated },
+  { "copy-result", copy_result_activated },
+  { "undo", undo_activated },
+  { "redo", undo_activated },
+  { "clear-mask", mask_op_activated },
+  { "invert-mask", mask_op_activated },
+  { "load-mask", load_mask_activated, "s" },
+  { "save-mask", save_mask_activated, "s" },
+  { "tool", NULL, "s", "'brush'", tool_change_state },
+  { "brush-size", NULL, NULL, "24.0", setting_change_state },
+  { "brush-grow", brush_step_activated },
+  { "brush-shrink", brush_step_activated },
+  { "feather", NULL, NULL, "8.0", setting_change_state },
+  { "overlay-opacity", NULL, NULL, "0.5", setting_change_state },
+  { "steps", NULL, NULL, "int32 10", setting_change_state },
+  { "candidates-per-run", NULL, NULL, "int32 1", setting_change_state },
+  { "seed", NULL, NULL, "int32 -1", setting_change_state },
+  { "strength", NULL, NULL, "0.6", setting_change_state },
+  { "set-caption", set_caption_activated, "s" },
+  { "caption", job_activated },
+  { "generate", job_activated },
+  { "inpaint", job_activated },
+  { "edit", job_activated },
+  { "infill", job_activated, "s" },
+  { "joint", job_activated },
+  { "cancel", cancel_activated },
+  { "accept-result", result_activated },
+  { "discard-result", result_activated },
+  { "next-candidate", result_activated },
+  { "previous-candidate", result_activated },
+  { "screenshot", screenshot_activated, "s" },
+  { "busy", NULL, NULL, "false", read_only_change_state },
+  { "progress", NULL, NULL, "0.0", read_only_change_state },
+  { "caption-text", NULL, NULL, "''", read_only_change_state },
+  { "candidates", NULL, NULL, "int32 0", read_only_change_state },
+  { "candidate-index", NULL, NULL, "int32 0", read_only_change_state },
+  { "dirty", NULL, NULL, "false", read_only_change_state },
+  { "model-loaded", NULL, NULL, "false", read_only_change_state },
+  { "model-name", NULL, NULL, "''", read_only_change_state },
+  { "last-error", NULL, NULL, "''", read_only_change_state },
+};
+
+void
+studio_window_install_actions (StudioWindow *self)
+{
+  const char *settings[] = { "brush-size",         "feather", "overlay-opacity", "steps",
+                             "candidates-per-run", "seed",    "strength" };
+
+  g_action_map_add_action_entries (G_ACTION_MAP (self), entries, G_N_ELEMENTS (entries), self);
+  for (gsize i = 0; i < G_N_ELEMENTS (settings); i++)
+    {
+      GtkAdjustment *adj = adjustment_for (self, settings[i]);
+
+      g_object_set_data (G_OBJECT (adj), "action", (gpointer) settings[i]);
+      g_signal_connect (adj, "value-changed", G_CALLBACK (on_adjustment_changed), self);
+      on_adjustment_changed (adj, self);
+    }
+}

@@ -1,0 +1,658 @@
+/* studio-window.c — the main window: files, the mask, jobs and results
+ *
+ * The window owns the image being edited, the mask painted over it, and
+ * a worker thread that runs engine jobs. A job never blocks the main loop:
+ * it runs on the worker, progress arrives coalesced, and its result waits
+ * as candidates until the user accepts (an undoable step) or discards it.
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include "config.h"
+
+#include "studio-window-private.h"
+
+#include <glib/gi18n.h>
+#include <string.h>
+
+#include "studio-file.h"
+
+G_DEFINE_FINAL_TYPE (StudioWindow, studio_window, ADW_TYPE_APPLICATION_WINDOW)
+
+static void
+snapshot_free (gpointer data)
+{
+  StudioSnapshot *s = data;
+
+  g_clear_object (&s->image);
+  g_clear_object (&s->mask);
+  g_free (s);
+}
+
+/* ---- messages ---------------------------------------------------------- */
+
+void
+studio_window_toast (StudioWindow *self, const char *message)
+{
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+}
+
+void
+studio_window_error (StudioWindow *self, const char *message)
+{
+  g_message ("%s", message);
+  studio_window_set_observer (self, "last-error", g_variant_new_string (message));
+  studio_window_toast (self, message);
+}
+
+/* ---- image and mask ---------------------------------------------------- */
+
+static GdkTexture *
+texture_for (GdkPixbuf *pixbuf)
+{
+  return gdk_texture_new_for_pixbuf (pixbuf);
+}
+
+void
+studio_window_set_dirty (StudioWindow *self, gboolean dirty)
+{
+  studio_window_set_observer (self, "dirty", g_variant_new_boolean (dirty));
+}
+
+static void
+update_title (StudioWindow *self)
+{
+  g_autofree char *base = self->image_path ? g_path_get_basename (self->image_path) : NULL;
+
+  adw_window_title_set_subtitle (self->window_title, base          ? base
+                                                     : self->image ? _ ("New image")
+                                                                   : "");
+}
+
+void
+studio_window_set_image (StudioWindow *self, GdkPixbuf *image, const char *path)
+{
+  g_autoptr (GdkTexture) texture = texture_for (image);
+  gboolean same_size = self->mask
+                       && studio_mask_get_width (self->mask) == gdk_pixbuf_get_width (image)
+                       && studio_mask_get_height (self->mask) == gdk_pixbuf_get_height (image);
+
+  g_set_object (&self->image, image);
+  if (path)
+    {
+      g_free (self->image_path);
+      self->image_path = g_strdup (path);
+    }
+  if (!same_size)
+    {
+      g_clear_object (&self->mask);
+      self->mask = studio_mask_new (gdk_pixbuf_get_width (image), gdk_pixbuf_get_height (image));
+      studio_canvas_set_mask (self->canvas, self->mask);
+    }
+  studio_canvas_set_image (self->canvas, texture);
+  gtk_stack_set_visible_child_name (self->view_stack, "canvas");
+  update_title (self);
+  studio_window_sync_sensitivity (self);
+}
+
+gboolean
+studio_window_open_path (StudioWindow *self, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GdkPixbuf) image = NULL;
+
+  if (g_variant_get_boolean (g_action_group_get_action_state (G_ACTION_GROUP (self), "busy")))
+    {
+      studio_window_error (self, _ ("Wait for the running job to finish, or cancel it"));
+      return FALSE;
+    }
+  if (!(image = studio_file_load_image (path, &error)))
+    {
+      studio_window_error (self, error->message);
+      return FALSE;
+    }
+  studio_window_discard (self);
+  g_ptr_array_set_size (self->undo, 0);
+  g_ptr_array_set_size (self->redo, 0);
+  g_clear_object (&self->mask);
+  studio_window_set_image (self, image, path);
+  studio_canvas_zoom_to_fit (self->canvas);
+  studio_window_set_dirty (self, FALSE);
+  return TRUE;
+}
+
+void
+studio_window_open_file (StudioWindow *self, GFile *file)
+{
+  g_autofree char *path = g_file_get_path (file);
+
+  if (path)
+    studio_window_open_path (self, path);
+}
+
+gboolean
+studio_window_save_path (StudioWindow *self, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  const char *keys[] = { "Software", NULL };
+  const char *values[] = { "MAGVLT Studio " PACKAGE_VERSION, NULL };
+
+  if (!self->image)
+    {
+      studio_window_error (self, _ ("There is no image to save"));
+      return FALSE;
+    }
+  if (!studio_file_save_pixbuf (self->image, path, keys, values, &error))
+    {
+      studio_window_error (self, error->message);
+      return FALSE;
+    }
+  g_free (self->image_path);
+  self->image_path = g_strdup (path);
+  update_title (self);
+  studio_window_set_dirty (self, FALSE);
+  studio_window_toast (self, _ ("Saved"));
+  return TRUE;
+}
+
+char *
+studio_window_get_caption (StudioWindow *self)
+{
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->caption_view);
+  GtkTextIter start, end;
+
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
+}
+
+void
+studio_window_set_caption (StudioWindow *self, const char *text)
+{
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->caption_view), text ? text : "", -1);
+}
+
+/* ---- history ----------------------------------------------------------- */
+
+static StudioSnapshot *
+take_snapshot (StudioWindow *self)
+{
+  StudioSnapshot *s = g_new0 (StudioSnapshot, 1);
+
+  s->image = self->image ? g_object_ref (self->image) : NULL;
+  s->mask = self->mask ? studio_mask_copy (self->mask) : NULL;
+  return s;
+}
+
+static void
+restore_snapshot (StudioWindow *self, StudioSnapshot *s)
+{
+  if (s->image && s->image != self->image)
+    studio_window_set_image (self, s->image, NULL);
+  if (s->mask && self->mask && studio_mask_get_width (s->mask) == studio_mask_get_width (self->mask)
+      && studio_mask_get_height (s->mask) == studio_mask_get_height (self->mask))
+    studio_mask_assign (self->mask, s->mask);
+}
+
+/* Records the current image and mask before a change (a stroke, clear,
+ * invert, loaded mask, accepted result). */
+void
+studio_window_push_undo (StudioWindow *self)
+{
+  if (!self->image)
+    return;
+  g_ptr_array_add (self->undo, take_snapshot (self));
+  if (self->undo->len > 100)
+    g_ptr_array_remove_index (self->undo, 0);
+  g_ptr_array_set_size (self->redo, 0);
+  studio_window_sync_sensitivity (self);
+}
+
+void
+studio_window_undo (StudioWindow *self, gboolean redo)
+{
+  GPtrArray *from = redo ? self->redo : self->undo, *to = redo ? self->undo : self->redo;
+  StudioSnapshot *s;
+
+  if (from->len == 0)
+    return;
+  g_ptr_array_add (to, take_snapshot (self));
+  s = g_ptr_array_steal_index (from, from->len - 1);
+  restore_snapshot (self, s);
+  snapshot_free (s);
+  studio_window_set_dirty (self, TRUE);
+  studio_window_sync_sensitivity (self);
+}
+
+static void
+on_stroke_begin (StudioCanvas *canvas, StudioWindow *self)
+{
+  studio_window_push_undo (self);
+  studio_window_set_dirty (self, TRUE);
+}
+
+/* ---- jobs -------------------------------------------------------------- */
+
+static void
+on_progress (StudioWorker *worker, StudioProgress *p, StudioWindow *self)
+{
+  g_autofree char *text = NULL;
+  const char *stage = p->stage == MAGVLT_STAGE_IMAGE    ? _ ("Refining")
+                      : p->stage == MAGVLT_STAGE_TEXT   ? _ ("Writing")
+                      : p->stage == MAGVLT_STAGE_ENCODE ? _ ("Encoding")
+                      : p->stage == MAGVLT_STAGE_DECODE ? _ ("Decoding")
+                                                        : _ ("Measuring");
+
+  if (p->n_steps > 1 && p->eta_seconds >= 0)
+    text = g_strdup_printf (_ ("%s — step %d of %d · about %.0f s left"), stage, p->step,
+                            p->n_steps, MAX (p->eta_seconds, 1.0));
+  else if (p->n_steps > 1)
+    text = g_strdup_printf (_ ("%s — step %d of %d"), stage, p->step, p->n_steps);
+  else
+    text = g_strdup_printf ("%s…", stage);
+  if (p->n_candidates > 1)
+    {
+      char *more =
+        g_strdup_printf (_ ("%s (candidate %d of %d)"), text, p->candidate + 1, p->n_candidates);
+      g_free (text);
+      text = more;
+    }
+  gtk_label_set_text (self->progress_label, text);
+  gtk_progress_bar_set_fraction (self->progress_bar, p->fraction);
+  studio_window_set_observer (self, "progress", g_variant_new_double (p->fraction));
+  if (p->thumbnail)
+    {
+      g_autoptr (GdkTexture) t =
+        gdk_memory_texture_new (p->thumbnail_size, p->thumbnail_size, GDK_MEMORY_R8G8B8,
+                                p->thumbnail, (gsize) p->thumbnail_size * 3);
+      gtk_picture_set_paintable (self->preview_picture, GDK_PAINTABLE (t));
+    }
+}
+
+static void
+set_busy (StudioWindow *self, gboolean busy)
+{
+  studio_window_set_observer (self, "busy", g_variant_new_boolean (busy));
+  gtk_revealer_set_reveal_child (self->progress_revealer, busy);
+  if (busy)
+    {
+      gtk_progress_bar_set_fraction (self->progress_bar, 0);
+      gtk_label_set_text (self->progress_label, _ ("Starting…"));
+      gtk_picture_set_paintable (self->preview_picture, NULL);
+      studio_window_set_observer (self, "progress", g_variant_new_double (0));
+    }
+  studio_window_sync_sensitivity (self);
+}
+
+void
+studio_window_show_candidate (StudioWindow *self, guint index)
+{
+  StudioCandidate *c;
+  g_autofree char *label = NULL;
+
+  if (!self->pending || index >= self->pending->candidates->len)
+    return;
+  self->candidate_index = index;
+  c = &g_array_index (self->pending->candidates, StudioCandidate, index);
+  if (c->image)
+    {
+      g_autoptr (GdkTexture) t = texture_for (c->image);
+      studio_canvas_set_image (self->canvas, t);
+      studio_canvas_set_show_mask (self->canvas, FALSE);
+      gtk_stack_set_visible_child_name (self->view_stack, "canvas");
+    }
+  label = g_strdup_printf (_ ("Result %u of %u · seed %" G_GUINT64_FORMAT), index + 1,
+                           self->pending->candidates->len, c->seed);
+  gtk_label_set_text (self->result_label, label);
+  studio_window_set_observer (self, "candidate-index", g_variant_new_int32 ((gint32) index));
+}
+
+static void
+set_pending (StudioWindow *self, StudioJobResult *result)
+{
+  g_clear_pointer (&self->pending, studio_job_result_free);
+  self->pending = result;
+  self->candidate_index = 0;
+  studio_window_set_observer (self, "candidates",
+                              g_variant_new_int32 (result ? (gint32) result->candidates->len : 0));
+  gtk_revealer_set_reveal_child (self->result_revealer, result != NULL);
+  if (result)
+    studio_window_show_candidate (self, 0);
+  else
+    {
+      studio_canvas_set_show_mask (self->canvas, TRUE);
+      if (self->image)
+        {
+          g_autoptr (GdkTexture) t = texture_for (self->image);
+          studio_canvas_set_image (self->canvas, t);
+        }
+    }
+  studio_window_sync_sensitivity (self);
+}
+
+void
+studio_window_accept (StudioWindow *self)
+{
+  StudioCandidate *c;
+
+  if (!self->pending)
+    return;
+  c = &g_array_index (self->pending->candidates, StudioCandidate, self->candidate_index);
+  if (c->image)
+    {
+      g_autoptr (GdkPixbuf) image = g_object_ref (c->image);
+
+      studio_window_push_undo (self);
+      set_pending (self, NULL);
+      studio_window_set_image (self, image, NULL);
+      studio_window_set_dirty (self, TRUE);
+    }
+  else
+    set_pending (self, NULL);
+}
+
+void
+studio_window_discard (StudioWindow *self)
+{
+  if (self->pending)
+    set_pending (self, NULL);
+}
+
+static void
+on_job_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (StudioWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  StudioJobResult *result = studio_worker_run_finish (STUDIO_WORKER (source), res, &error);
+
+  g_clear_object (&self->cancellable);
+  set_busy (self, FALSE);
+  if (!result)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        studio_window_toast (self, _ ("Cancelled"));
+      else
+        studio_window_error (self, error->message);
+      return;
+    }
+  if (result->candidates->len == 0)
+    {
+      studio_job_result_free (result);
+      return;
+    }
+  if (result->kind == STUDIO_JOB_CAPTION || result->kind == STUDIO_JOB_INFILL)
+    {
+      /* text goes straight into the caption box (one Undo away in the text
+       * view); the image is untouched */
+      StudioCandidate *c = &g_array_index (result->candidates, StudioCandidate, 0);
+
+      studio_window_set_caption (self, c->text);
+      studio_job_result_free (result);
+      return;
+    }
+  if (result->kind == STUDIO_JOB_JOINT)
+    {
+      StudioCandidate *c = &g_array_index (result->candidates, StudioCandidate, 0);
+
+      studio_window_set_caption (self, c->text);
+    }
+  set_pending (self, result);
+}
+
+static gint64
+pick_seed (StudioWindow *self)
+{
+  gint64 seed = (gint64) gtk_adjustment_get_value (self->seed_adjustment);
+
+  return seed >= 0 ? seed : g_random_int_range (0, G_MAXINT32);
+}
+
+void
+studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *text)
+{
+  g_autoptr (StudioJob) job = NULL;
+  g_autofree char *caption = studio_window_get_caption (self);
+  gboolean needs_image = kind == STUDIO_JOB_CAPTION || kind == STUDIO_JOB_INPAINT
+                         || kind == STUDIO_JOB_EDIT || kind == STUDIO_JOB_INFILL;
+
+  if (self->cancellable)
+    {
+      studio_window_error (self, _ ("A job is already running"));
+      return;
+    }
+  if (!studio_worker_has_model (self->worker))
+    {
+      studio_window_error (self, _ ("No model is loaded yet"));
+      return;
+    }
+  if (needs_image && !self->image)
+    {
+      studio_window_error (self, _ ("Open an image first"));
+      return;
+    }
+  if (kind == STUDIO_JOB_INPAINT && (!self->mask || studio_mask_is_empty (self->mask)))
+    {
+      studio_window_error (self, _ ("The mask is empty: paint over the part to regenerate"));
+      return;
+    }
+  if (kind == STUDIO_JOB_INFILL && !strstr (text && *text ? text : caption, "[MASK]"))
+    {
+      studio_window_error (self, _ ("Mark the words to regenerate with [MASK] in the caption"));
+      return;
+    }
+  studio_window_discard (self);
+
+  job = studio_job_new (kind);
+  job->prompt = g_strdup (kind == STUDIO_JOB_INFILL && text && *text ? text : caption);
+  if (needs_image)
+    job->image = g_object_ref (self->image);
+  if ((kind == STUDIO_JOB_INPAINT || kind == STUDIO_JOB_EDIT) && self->mask
+      && !studio_mask_is_empty (self->mask))
+    job->mask =
+      g_bytes_new (studio_mask_get_data (self->mask), (gsize) studio_mask_get_width (self->mask)
+                                                        * studio_mask_get_height (self->mask));
+  job->params.seed = (guint64) pick_seed (self);
+  job->params.n_candidates = (int) gtk_adjustment_get_value (self->candidates_adjustment);
+  /* the Steps setting is the image refinement's; text jobs keep the
+   * model's own (12), as `magvlt caption` does, so both give one result */
+  job->params.image_steps = (int) gtk_adjustment_get_value (self->steps_adjustment);
+  job->edit.feather = (int) gtk_adjustment_get_value (self->feather_adjustment);
+  job->edit.strength =
+    kind == STUDIO_JOB_EDIT ? (float) gtk_adjustment_get_value (self->strength_adjustment) : 1.0f;
+
+  self->running = kind;
+  self->cancellable = g_cancellable_new ();
+  set_busy (self, TRUE);
+  studio_worker_run_async (self->worker, g_steal_pointer (&job), self->cancellable, on_job_done,
+                           g_object_ref (self));
+}
+
+void
+studio_window_cancel_job (StudioWindow *self)
+{
+  if (self->cancellable)
+    g_cancellable_cancel (self->cancellable);
+}
+
+/* ---- model ------------------------------------------------------------- */
+
+static void
+on_model_loaded (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (StudioWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = studio_worker_load_model_finish (STUDIO_WORKER (source), res, &error);
+
+  if (!name)
+    {
+      g_autofree char *msg =
+        g_strdup_printf (_ ("The model could not be loaded: %s"), error->message);
+      gtk_label_set_text (self->model_label, _ ("No model loaded"));
+      studio_window_error (self, msg);
+      studio_window_sync_sensitivity (self);
+      return;
+    }
+  gtk_label_set_text (self->model_label, name);
+  studio_window_set_observer (self, "model-name", g_variant_new_string (name));
+  studio_window_set_observer (self, "model-loaded", g_variant_new_boolean (TRUE));
+  studio_window_sync_sensitivity (self);
+}
+
+void
+studio_window_load_model (StudioWindow *self, const char *path)
+{
+  if (!path || !*path)
+    {
+      gtk_label_set_text (self->model_label, _ ("No model — use Main Menu › Use Model File…"));
+      return;
+    }
+  gtk_label_set_text (self->model_label, _ ("Loading the model…"));
+  studio_worker_load_model_async (self->worker, path, NULL, on_model_loaded, g_object_ref (self));
+}
+
+/* ---- screenshot -------------------------------------------------------- */
+
+gboolean
+studio_window_screenshot (StudioWindow *self, const char *path, GError **error)
+{
+  GtkWidget *widget = GTK_WIDGET (self);
+  int w = gtk_widget_get_width (widget), h = gtk_widget_get_height (widget);
+  g_autoptr (GdkPaintable) paintable = gtk_widget_paintable_new (widget);
+  g_autoptr (GtkSnapshot) snapshot = gtk_snapshot_new ();
+  g_autoptr (GskRenderNode) node = NULL;
+  g_autoptr (GdkTexture) texture = NULL;
+  GskRenderer *renderer = gtk_native_get_renderer (GTK_NATIVE (self));
+
+  if (!renderer || w <= 0 || h <= 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _ ("The window is not shown"));
+      return FALSE;
+    }
+  gdk_paintable_snapshot (paintable, snapshot, w, h);
+  node = gtk_snapshot_free_to_node (g_steal_pointer (&snapshot));
+  if (!node)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _ ("Nothing to render"));
+      return FALSE;
+    }
+  texture = gsk_renderer_render_texture (renderer, node, &GRAPHENE_RECT_INIT (0, 0, w, h));
+  if (!gdk_texture_save_to_png (texture, path))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _ ("Could not write “%s”"), path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- drag and drop ----------------------------------------------------- */
+
+static gboolean
+on_drop (GtkDropTarget *target, const GValue *value, double x, double y, StudioWindow *self)
+{
+  if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
+    {
+      GSList *files = gdk_file_list_get_files (g_value_get_boxed (value));
+
+      if (files)
+        studio_window_open_file (self, files->data);
+      g_slist_free (files);
+      return files != NULL;
+    }
+  return FALSE;
+}
+
+/* ---- object ------------------------------------------------------------ */
+
+static void
+on_caption_changed (GtkTextBuffer *buffer, StudioWindow *self)
+{
+  g_autofree char *text = studio_window_get_caption (self);
+
+  studio_window_set_observer (self, "caption-text", g_variant_new_string (text));
+}
+
+static gboolean
+on_close_request (GtkWindow *window)
+{
+  StudioWindow *self = STUDIO_WINDOW (window);
+
+  studio_window_cancel_job (self);
+  return FALSE;
+}
+
+static void
+studio_window_dispose (GObject *object)
+{
+  StudioWindow *self = STUDIO_WINDOW (object);
+
+  studio_window_cancel_job (self);
+  g_clear_pointer (&self->pending, studio_job_result_free);
+  g_clear_object (&self->worker);
+  g_clear_object (&self->cancellable);
+  g_clear_object (&self->image);
+  g_clear_object (&self->mask);
+  g_clear_pointer (&self->image_path, g_free);
+  g_clear_pointer (&self->undo, g_ptr_array_unref);
+  g_clear_pointer (&self->redo, g_ptr_array_unref);
+  gtk_widget_dispose_template (GTK_WIDGET (self), STUDIO_TYPE_WINDOW);
+  G_OBJECT_CLASS (studio_window_parent_class)->dispose (object);
+}
+
+static void
+studio_window_class_init (StudioWindowClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  GtkWidgetClass *widget_class = GTK_WIDGET_CLASS (klass);
+  GtkWindowClass *window_class = GTK_WINDOW_CLASS (klass);
+
+  object_class->dispose = studio_window_dispose;
+  window_class->close_request = on_close_request;
+
+  g_type_ensure (STUDIO_TYPE_CANVAS);
+  gtk_widget_class_set_template_from_resource (widget_class, "/org/magvlt/Studio/studio-window.ui");
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, toast_overlay);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, window_title);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, view_stack);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, canvas);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, caption_view);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, brush_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, feather_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, opacity_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, steps_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, candidates_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, seed_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, strength_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, progress_revealer);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, progress_label);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, progress_bar);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, preview_picture);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, result_revealer);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, result_label);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, model_label);
+}
+
+static void
+studio_window_init (StudioWindow *self)
+{
+  GtkDropTarget *drop;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->worker = studio_worker_new ();
+  self->undo = g_ptr_array_new_with_free_func (snapshot_free);
+  self->redo = g_ptr_array_new_with_free_func (snapshot_free);
+  g_signal_connect_object (self->worker, "progress", G_CALLBACK (on_progress), self, 0);
+  g_signal_connect (self->canvas, "stroke-begin", G_CALLBACK (on_stroke_begin), self);
+  g_signal_connect (gtk_text_view_get_buffer (self->caption_view), "changed",
+                    G_CALLBACK (on_caption_changed), self);
+
+  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  g_signal_connect (drop, "drop", G_CALLBACK (on_drop), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
+
+  studio_window_install_actions (self);
+  studio_window_sync_sensitivity (self);
+}
+
+StudioWindow *
+studio_window_new (StudioApplication *application)
+{
+  return g_object_new (STUDIO_TYPE_WINDOW, "application", application, NULL);
+}

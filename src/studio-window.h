@@ -1,0 +1,20 @@
+/* studio-window.h — the main window
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <adwaita.h>
+
+#include "studio-application.h"
+
+G_BEGIN_DECLS
+
+#define STUDIO_TYPE_WINDOW (studio_window_get_type ())
+G_DECLARE_FINAL_TYPE (StudioWindow, studio_window, STUDIO, WINDOW, AdwApplicationWindow)
+
+StudioWindow *studio_window_new (StudioApplication *application);
+void studio_window_open_file (StudioWindow *self, GFile *file);
+void studio_window_load_model (StudioWindow *self, const char *path);
+
+G_END_DECLS
