@@ -18,7 +18,8 @@ struct _StudioApplication {
 G_DEFINE_FINAL_TYPE (StudioApplication, studio_application, ADW_TYPE_APPLICATION)
 
 /* The model to load at start-up: --model, then $MAGVLT_MODEL, then the
- * default model installed with the app. */
+ * default model installed with the app, then (running from the build
+ * folder) the source tree's. */
 static char *
 find_default_model (void)
 {
@@ -30,6 +31,8 @@ find_default_model (void)
     return g_strdup (env);
   if (g_file_test (installed, G_FILE_TEST_EXISTS))
     return g_steal_pointer (&installed);
+  if (g_file_test (STUDIO_SOURCE_MODEL, G_FILE_TEST_EXISTS))
+    return g_strdup (STUDIO_SOURCE_MODEL);
   return NULL;
 }
 

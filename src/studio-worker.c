@@ -47,10 +47,31 @@ typedef struct {
   StudioJob *job;
 } Request;
 
+static gboolean
+unref_in_owner (gpointer task)
+{
+  g_object_unref (task);
+  return G_SOURCE_REMOVE;
+}
+
 static void
 request_free (Request *r)
 {
-  g_clear_object (&r->task);
+  /* A task holds a reference on the worker. Dropped here, on the worker
+   * thread, it could be the last one, and disposing the worker joins this
+   * very thread: so the task goes back to its caller's main context to be
+   * released there. */
+  if (r->task)
+    {
+      /* an idle source, never g_main_context_invoke(), which may run the
+       * function right here when the main context is free */
+      GTask *task = g_steal_pointer (&r->task);
+      GSource *source = g_idle_source_new ();
+
+      g_source_set_callback (source, unref_in_owner, task, NULL);
+      g_source_attach (source, g_task_get_context (task));
+      g_source_unref (source);
+    }
   g_free (r->path);
   studio_job_free (r->job);
   g_free (r);

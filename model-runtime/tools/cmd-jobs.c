@@ -54,10 +54,10 @@ static const char common_description[] =
   "OUT-3.png, ... the others in rank order.\n"
   "\n"
   "--json prints one JSON object per result (per candidate) on one line of stdout,\n"
-  "with \"seed\" (that candidate's), \"steps\", \"ms\" (the whole job), \"score\"\n"
-  "(mean log-likelihood per generated token), \"rank\" (1 = best), and \"output\"\n"
-  "(the file written) and/or \"caption\". Without --json results are printed as\n"
-  "text and timings go to stderr.\n"
+  "with \"seed\" (that candidate's), \"steps\", \"ms\" (the whole job, in\n"
+  "milliseconds), \"score\" (mean log-likelihood per generated token), \"rank\"\n"
+  "(1 = best), \"candidates\", and \"output\" (the file written) and/or \"caption\".\n"
+  "Without --json results are printed as text and timings go to stderr.\n"
   "\n"
   "--preview-dir DIR writes, after every image refinement step, the palette\n"
   "thumbnail of the codes so far (still-masked codes grey) scaled up to the model\n"
@@ -271,9 +271,9 @@ check_options (job_run *r, int argc, char **argv)
                            "regenerate, in (0, 1] (1 = inpaint)");
   if (k == JOB_EDIT && !(r->strength > 0.0 && r->strength <= 1.0))
     return usage_error (r, "--strength must be in (0, 1], not %g", r->strength);
-  if (r->steps != 0 && (r->steps < 1 || r->steps > 1000))
+  if (r->steps != -1 && (r->steps < 1 || r->steps > 1000))
     return usage_error (r, "--steps must be 1..1000");
-  if (r->candidates != 0 && (r->candidates < 1 || r->candidates > 1024))
+  if (r->candidates != -1 && (r->candidates < 1 || r->candidates > 1024))
     return usage_error (r, "--candidates must be 1..1024");
   if (r->temperature != -1.0 && !(r->temperature > 0.0 && r->temperature <= 100.0))
     return usage_error (r, "--temperature must be in (0, 100]");
@@ -304,11 +304,11 @@ check_options (job_run *r, int argc, char **argv)
   gboolean text = k == JOB_CAPTION || k == JOB_INFILL;
   if (r->official)
     sp->n_candidates = text ? OFFICIAL_TEXT_CANDIDATES : OFFICIAL_IMAGE_CANDIDATES;
-  if (r->candidates)
+  if (r->candidates != -1)
     sp->n_candidates = r->candidates;
-  if (r->steps && (text || k == JOB_JOINT))
+  if (r->steps != -1 && (text || k == JOB_JOINT))
     sp->text_steps = r->steps;
-  if (r->steps && !text)
+  if (r->steps != -1 && !text)
     sp->image_steps = r->steps;
   r->main_steps = text ? sp->text_steps : sp->image_steps;
   if (r->temperature != -1.0 && text)
@@ -529,6 +529,12 @@ check_output (job_run *r)
           return FALSE;
         }
     }
+  return TRUE;
+}
+
+static gboolean
+make_preview_dir (job_run *r)
+{
   if (r->preview_dir && g_mkdir_with_parents (r->preview_dir, 0777) != 0)
     {
       fprintf (stderr, "magvlt %s: cannot make the preview folder %s: %s\n", r->cmd, r->preview_dir,
@@ -741,6 +747,8 @@ run_command (job_kind kind, const char *cmd, const char *summary, const char *de
   g_auto (job_run) r = {
     .kind = kind,
     .cmd = cmd,
+    .steps = -1,
+    .candidates = -1,
     .temperature = -1.0,
     .strength = -1.0,
     .padding = -1,
@@ -754,6 +762,8 @@ run_command (job_kind kind, const char *cmd, const char *summary, const char *de
   if (rc >= 0)
     return rc;
   r.tty = isatty (STDERR_FILENO);
+  if (!make_preview_dir (&r))
+    return CLI_EXIT_FAILED;
   cli_jobs_signals_install ();
   if (kind == JOB_CAPTION)
     rc = run_caption (&r);

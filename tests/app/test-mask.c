@@ -1,7 +1,9 @@
 /* test-mask.c — the mask model without a display: stroke rasterisation
  * (pixel-exact), erase, clear, invert, bbox, PNG round trip and the mask
  * file rules. */
+#include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <math.h>
 
 #include "studio-mask.h"
 

@@ -405,25 +405,30 @@ rc, out, err = run("generate", *M, "-p", "x", "-o", "notty.png", "--seed", "1", 
 check("no progress bar when stderr is not a terminal", rc == 0 and "ETA" not in err and "\r" not in err, repr(err))
 
 # ---- Ctrl+C --------------------------------------------------------------------------
-cdir = path("cancel")
-os.mkdir(cdir)
-p = subprocess.Popen([magvlt, "generate", *M, "-p", "a long job", "-o", os.path.join(cdir, "big.png"),
-                      "--steps", "1000", "--candidates", "50", "--seed", "1"],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-time.sleep(0.5)
-t0 = time.monotonic()
-p.send_signal(signal.SIGINT)
-try:
-    out, err = p.communicate(timeout=30)
-except subprocess.TimeoutExpired:
-    p.kill()
-    out, err = p.communicate()
-latency = time.monotonic() - t0
-err = err.decode("utf-8", "replace")
-check("SIGINT during a job exits 130 with 'cancelled'", p.returncode == 130 and "cancelled" in err,
-      f"exit {p.returncode}; {err[-300:]!r}")
-check("... promptly", latency < 5.0, f"{latency:.2f} s")
-check("... and leaves no output file", os.listdir(cdir) == [], os.listdir(cdir))
+# joint: 50 candidates x 1000 image and 1000 text steps (text steps all run: several seconds);
+# generate: 1024 candidates (image refinement stops once every code is known)
+for cmd, extra in [("joint", ["--steps", "1000", "--candidates", "50"]),
+                   ("generate", ["-p", "a long job", "--candidates", "1024"])]:
+    cdir = path("cancel-" + cmd)
+    os.mkdir(cdir)
+    p = subprocess.Popen([magvlt, cmd, *M, *extra, "-o", os.path.join(cdir, "big.png"), "--seed", "1",
+                          "--preview-dir", os.path.join(cdir, "previews")],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    t0 = time.monotonic()
+    p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+    latency = time.monotonic() - t0
+    err = err.decode("utf-8", "replace")
+    check(f"SIGINT during {cmd} exits 130 with 'cancelled'", p.returncode == 130 and "cancelled" in err,
+          f"exit {p.returncode}; {err[-300:]!r}")
+    check("... promptly", latency < 5.0, f"{latency:.2f} s")
+    left = sorted(os.listdir(cdir))
+    check("... and leaves no output file", left == ["previews"], left)
 
 # ---- bad input and command lines -------------------------------------------------------
 check_run("unknown option", ["generate", *M, "-p", "x", "-o", "u.png", "--frobnicate"], 2,

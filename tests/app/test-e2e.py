@@ -1,0 +1,227 @@
+#!/usr/bin/env python3
+"""End-to-end test: launches the real magvlt-studio and drives it only over D-Bus
+(org.gtk.Actions on /org/magvlt/Studio/window/1), as a person would through its actions.
+
+Usage (under xvfb-run + dbus-run-session): test-e2e.py MAGVLT_STUDIO MAGVLT_CLI MODEL WORKDIR
+
+Checks: open → seed → caption → busy goes true then false → caption-text equals `magvlt caption`
+for the same model, image and seed; load-mask + set-caption + inpaint → accept → save-as → pixels
+outside the mask unchanged, the masked region changed; screenshot is a non-blank PNG; bad inputs
+(missing file, corrupt PNG, empty mask) set last-error and the app keeps running.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import gi
+
+gi.require_version("Gio", "2.0")
+gi.require_version("GdkPixbuf", "2.0")
+from gi.repository import GdkPixbuf, Gio, GLib  # noqa: E402
+
+APP_ID = "org.magvlt.Studio"
+WIN = "/org/magvlt/Studio/window/1"
+
+passed = failed = 0
+
+
+def check(ok: bool, what: str) -> None:
+    global passed, failed
+    print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
+    if ok:
+        passed += 1
+    else:
+        failed += 1
+
+
+class App:
+    def __init__(self, exe: str, model: str) -> None:
+        self.proc = subprocess.Popen([exe, "--model", model], stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True)
+        self.bus = Gio.bus_get_sync(Gio.BusType.SESSION)
+        self.changes = []  # (name, value) in the order the app announced them
+        self.bus.signal_subscribe(APP_ID, "org.gtk.Actions", "Changed", WIN, None,
+                                  Gio.DBusSignalFlags.NONE, self._on_changed)
+        self.wait(lambda: self._try_state("model-loaded"), 30, "the model to load")
+
+    def _on_changed(self, conn, sender, path, iface, signal, params) -> None:
+        removed, enabled, states, added = params.unpack()
+        for name, value in states.items():
+            self.changes.append((name, value))
+
+    def _call(self, method: str, args: GLib.Variant):
+        return self.bus.call_sync(APP_ID, WIN, "org.gtk.Actions", method, args, None,
+                                  Gio.DBusCallFlags.NONE, 10000, None)
+
+    def _try_state(self, name: str):
+        try:
+            return self.state(name)
+        except GLib.Error:
+            return None
+
+    def pump(self, seconds: float) -> None:
+        end = time.time() + seconds
+        ctx = GLib.MainContext.default()
+        while time.time() < end:
+            while ctx.pending():
+                ctx.iteration(False)
+            time.sleep(0.01)
+
+    def wait(self, cond, timeout: float, what: str) -> bool:
+        end = time.time() + timeout
+        while time.time() < end:
+            self.pump(0.02)
+            if cond():
+                return True
+            if self.proc.poll() is not None:
+                raise SystemExit(f"FAIL the app exited while waiting for {what}:\n"
+                                 + self.proc.stdout.read())
+        print(f"FAIL timed out waiting for {what}")
+        return False
+
+    def act(self, name: str, param=None) -> None:
+        self._call("Activate", GLib.Variant("(sava{sv})", (name, [param] if param is not None else [], {})))
+
+    def set_state(self, name: str, value: GLib.Variant) -> None:
+        self._call("SetState", GLib.Variant("(sva{sv})", (name, value, {})))
+
+    def enabled(self, name: str) -> bool:
+        return self._call("Describe", GLib.Variant("(s)", (name,))).unpack()[0][0]
+
+    def state(self, name: str):
+        enabled, ptype, state = self._call("Describe", GLib.Variant("(s)", (name,))).unpack()[0]
+        return state[0] if state else None
+
+    def run_job(self, name: str, param=None, timeout: float = 60) -> bool:
+        self.changes.clear()
+        self.act(name, param)
+        done = self.wait(lambda: ("busy", True) in self.changes and self.state("busy") is False,
+                         timeout, f"{name} to finish")
+        return done
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def quit(self) -> None:
+        try:
+            self.bus.call_sync(APP_ID, "/org/magvlt/Studio", "org.gtk.Actions", "Activate",
+                               GLib.Variant("(sava{sv})", ("quit", [], {})), None,
+                               Gio.DBusCallFlags.NONE, 5000, None)
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+
+
+def write_png(path: str, w: int, h: int, fn) -> None:
+    data = bytearray()
+    for y in range(h):
+        for x in range(w):
+            data += bytes(fn(x, y))
+    pb = GdkPixbuf.Pixbuf.new_from_bytes(GLib.Bytes.new(bytes(data)), GdkPixbuf.Colorspace.RGB,
+                                         False, 8, w, h, w * 3)
+    pb.savev(path, "png", [], [])
+
+
+def pixels(path: str):
+    pb = GdkPixbuf.Pixbuf.new_from_file(path)
+    w, h, rs, n = pb.get_width(), pb.get_height(), pb.get_rowstride(), pb.get_n_channels()
+    raw = pb.get_pixels()
+    return w, h, [[tuple(raw[y * rs + x * n: y * rs + x * n + 3]) for x in range(w)] for y in range(h)]
+
+
+def main() -> None:
+    exe, cli, model, workdir = sys.argv[1:5]
+    os.makedirs(workdir, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix="e2e-", dir=workdir)
+    img = os.path.join(tmp, "photo.png")
+    mask = os.path.join(tmp, "mask.png")
+    empty = os.path.join(tmp, "empty-mask.png")
+    corrupt = os.path.join(tmp, "corrupt.png")
+    out = os.path.join(tmp, "result.png")
+    shot = os.path.join(tmp, "screenshot.png")
+    W, H = 64, 48
+    write_png(img, W, H, lambda x, y: (x * 4 % 256, y * 5 % 256, (x * y) % 256))
+    in_mask = lambda x, y: 20 <= x < 40 and 10 <= y < 30  # noqa: E731
+    write_png(mask, W, H, lambda x, y: (255, 255, 255) if in_mask(x, y) else (0, 0, 0))
+    write_png(empty, W, H, lambda x, y: (0, 0, 0))
+    with open(corrupt, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n this is not really a png")
+
+    app = App(exe, model)
+    check(app.state("model-loaded") is True, f"model loaded ({app.state('model-name')})")
+
+    # caption, compared with the CLI on the same model, image and seed
+    app.act("open", GLib.Variant("s", img))
+    app.wait(lambda: app.enabled("caption"), 5, "the image")
+    app.set_state("seed", GLib.Variant("i", 3))
+    check(app.state("seed") == 3, "seed set to 3 over D-Bus")
+    ok = app.run_job("caption")
+    check(ok and ("busy", True) in app.changes, "caption: busy turned true, then false")
+    app_caption = app.state("caption-text")
+    cli_out = subprocess.run([cli, "caption", "-m", model, "-i", img, "--seed", "3", "--json"],
+                             capture_output=True, text=True)
+    try:
+        cli_caption = json.loads(cli_out.stdout.strip().splitlines()[-1])["caption"]
+    except Exception:
+        cli_caption = f"(CLI failed: {cli_out.stdout} {cli_out.stderr})"
+    check(app_caption == cli_caption, f"caption-text equals `magvlt caption`: {app_caption!r} vs {cli_caption!r}")
+
+    # inpaint through a loaded mask, accept, save
+    app.act("load-mask", GLib.Variant("s", mask))
+    app.act("set-caption", GLib.Variant("s", "a red apple on a blue background"))
+    app.pump(0.1)
+    check(app.state("caption-text") == "a red apple on a blue background", "set-caption updates caption-text")
+    # GTK sends action changes on idle, so a job of a few milliseconds can
+    # start and end between two announcements: wait for its result instead
+    app.act("inpaint")
+    ok = app.wait(lambda: app.state("candidates") == 1 and app.state("busy") is False, 60,
+                  "the inpaint result")
+    check(ok, "inpaint: one candidate waiting")
+    app.act("accept-result")
+    app.pump(0.1)
+    check(app.state("candidates") == 0 and app.state("dirty") is True, "accept: result applied, image dirty")
+    app.act("save-as", GLib.Variant("s", out))
+    app.wait(lambda: os.path.exists(out), 5, "the saved file")
+    _, _, before = pixels(img)
+    w, h, after = pixels(out)
+    outside = sum(before[y][x] != after[y][x] for y in range(H) for x in range(W) if not in_mask(x, y))
+    inside = sum(before[y][x] != after[y][x] for y in range(H) for x in range(W) if in_mask(x, y))
+    check((w, h) == (W, H), f"saved image has the input's size {w}x{h}")
+    check(outside == 0, f"no pixel outside the mask changed ({outside} differ)")
+    check(inside > 0, f"the masked region changed ({inside} pixels)")
+    check(app.state("dirty") is False, "saving clears dirty")
+
+    app.act("screenshot", GLib.Variant("s", shot))
+    app.wait(lambda: os.path.exists(shot), 5, "the screenshot")
+    sw, sh, sp = pixels(shot)
+    colours = {sp[y][x] for y in range(0, sh, 7) for x in range(0, sw, 7)}
+    check(sw > 300 and sh > 200 and len(colours) > 20, f"screenshot {sw}x{sh} with {len(colours)} colours")
+
+    # bad inputs: a message in last-error (shown as a toast), the app keeps running
+    for what, action, param, expect in (
+            ("missing file", "open", os.path.join(tmp, "nope.png"), "does not exist"),
+            ("corrupt PNG", "open", corrupt, corrupt),
+            ("corrupt mask", "load-mask", corrupt, corrupt)):
+        app.act(action, GLib.Variant("s", param))
+        app.pump(0.3)
+        err = app.state("last-error") or ""
+        check(expect in err and app.alive(), f"{what}: last-error {err!r}, app alive")
+    app.act("load-mask", GLib.Variant("s", empty))
+    app.act("inpaint")
+    app.pump(0.3)
+    err = app.state("last-error") or ""
+    check("empty" in err and app.alive(), f"empty mask: last-error {err!r}")
+    check(app.state("busy") is False, "no job started for the empty mask")
+
+    app.quit()
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
