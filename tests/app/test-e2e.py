@@ -159,18 +159,23 @@ def main() -> None:
     app.wait(lambda: app.enabled("caption"), 5, "the image")
     app.set_state("seed", GLib.Variant("i", 3))
     check(app.state("seed") == 3, "seed set to 3 over D-Bus")
+    # 8 candidates, so the job lasts long enough for its busy state to be
+    # announced on the bus (GTK sends action changes on idle)
+    app.set_state("candidates-per-run", GLib.Variant("i", 8))
     ok = app.run_job("caption")
     check(ok and ("busy", True) in app.changes, "caption: busy turned true, then false")
     app_caption = app.state("caption-text")
-    cli_out = subprocess.run([cli, "caption", "-m", model, "-i", img, "--seed", "3", "--json"],
-                             capture_output=True, text=True)
+    cli_out = subprocess.run([cli, "caption", "-m", model, "-i", img, "--seed", "3",
+                              "--candidates", "8", "--json"], capture_output=True, text=True)
     try:
-        cli_caption = json.loads(cli_out.stdout.strip().splitlines()[-1])["caption"]
+        lines = [json.loads(x) for x in cli_out.stdout.strip().splitlines()]
+        cli_caption = next(x["caption"] for x in lines if x.get("rank") == 1)
     except Exception:
         cli_caption = f"(CLI failed: {cli_out.stdout} {cli_out.stderr})"
     check(app_caption == cli_caption, f"caption-text equals `magvlt caption`: {app_caption!r} vs {cli_caption!r}")
 
     # inpaint through a loaded mask, accept, save
+    app.set_state("candidates-per-run", GLib.Variant("i", 1))
     app.act("load-mask", GLib.Variant("s", mask))
     app.act("set-caption", GLib.Variant("s", "a red apple on a blue background"))
     app.pump(0.1)

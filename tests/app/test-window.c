@@ -1,0 +1,136 @@
+/* test-window.c — display test (Xvfb): the window's template instantiates,
+ * and its actions are enabled exactly when they can work: before a model
+ * and an image, with them, while a job runs (only Cancel), and after.
+ *
+ * Usage: test-window MODEL.gguf IMAGE.png */
+#include <adwaita.h>
+
+#include "studio-application.h"
+#include "studio-window.h"
+
+static const char *model_path, *image_path;
+
+static gboolean
+enabled (GActionGroup *g, const char *name)
+{
+  return g_action_group_get_action_enabled (g, name);
+}
+
+static gboolean
+state_bool (GActionGroup *g, const char *name)
+{
+  g_autoptr (GVariant) v = g_action_group_get_action_state (g, name);
+  return g_variant_get_boolean (v);
+}
+
+static void
+spin_until (GActionGroup *g, const char *name, gboolean value)
+{
+  gint64 end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+
+  while (state_bool (g, name) != value && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_true (state_bool (g, name) == value);
+}
+
+static void
+on_activate (GApplication *app, gpointer data)
+{
+}
+
+static void
+test_actions (void)
+{
+  g_autoptr (StudioApplication) app = studio_application_new ();
+  StudioWindow *win;
+  GActionGroup *g;
+  const char *needs_image[] = { "caption", "inpaint", "edit", "infill" };
+
+  g_application_set_flags (G_APPLICATION (app), G_APPLICATION_NON_UNIQUE);
+  g_signal_connect (app, "activate", G_CALLBACK (on_activate), NULL);
+  g_assert_true (g_application_register (G_APPLICATION (app), NULL, NULL));
+  win = studio_window_new (app);
+  g = G_ACTION_GROUP (win);
+  gtk_window_present (GTK_WINDOW (win));
+
+  /* no model, no image: nothing to run, nothing to save */
+  g_assert_false (enabled (g, "generate"));
+  for (gsize i = 0; i < G_N_ELEMENTS (needs_image); i++)
+    g_assert_false (enabled (g, needs_image[i]));
+  g_assert_false (enabled (g, "save-as"));
+  g_assert_false (enabled (g, "cancel"));
+  g_assert_false (enabled (g, "accept-result"));
+  g_assert_true (enabled (g, "open"));
+
+  /* a model: generation works without an image */
+  studio_window_load_model (win, model_path);
+  spin_until (g, "model-loaded", TRUE);
+  g_assert_true (enabled (g, "generate"));
+  g_assert_false (enabled (g, "caption"));
+
+  /* an image: every job */
+  g_action_group_activate_action (g, "open", g_variant_new_string (image_path));
+  for (gsize i = 0; i < G_N_ELEMENTS (needs_image); i++)
+    g_assert_true (enabled (g, needs_image[i]));
+  g_assert_true (enabled (g, "save-as"));
+  g_assert_true (enabled (g, "clear-mask"));
+
+  /* busy: only Cancel */
+  g_action_group_change_action_state (g, "steps", g_variant_new_int32 (100));
+  g_action_group_change_action_state (g, "candidates-per-run", g_variant_new_int32 (16));
+  g_action_group_activate_action (g, "generate", NULL);
+  g_assert_true (state_bool (g, "busy"));
+  g_assert_true (enabled (g, "cancel"));
+  g_assert_false (enabled (g, "generate"));
+  g_assert_false (enabled (g, "open"));
+  for (gsize i = 0; i < G_N_ELEMENTS (needs_image); i++)
+    g_assert_false (enabled (g, needs_image[i]));
+  g_action_group_activate_action (g, "cancel", NULL);
+  spin_until (g, "busy", FALSE);
+  g_assert_false (enabled (g, "cancel"));
+  g_assert_true (enabled (g, "generate"));
+  g_assert_false (enabled (g, "accept-result"));
+
+  /* a finished job: its result waits for accept / discard */
+  g_action_group_change_action_state (g, "steps", g_variant_new_int32 (4));
+  g_action_group_change_action_state (g, "candidates-per-run", g_variant_new_int32 (2));
+  g_action_group_activate_action (g, "generate", NULL);
+  spin_until (g, "busy", FALSE);
+  g_assert_true (enabled (g, "accept-result"));
+  g_assert_true (enabled (g, "next-candidate"));
+  g_action_group_activate_action (g, "next-candidate", NULL);
+  {
+    g_autoptr (GVariant) idx = g_action_group_get_action_state (g, "candidate-index");
+    g_assert_cmpint (g_variant_get_int32 (idx), ==, 1);
+  }
+  g_action_group_activate_action (g, "accept-result", NULL);
+  g_assert_false (enabled (g, "accept-result"));
+  g_assert_true (state_bool (g, "dirty"));
+  g_assert_true (enabled (g, "undo"));
+  g_action_group_activate_action (g, "undo", NULL);
+  g_assert_true (enabled (g, "redo"));
+
+  /* read-only observers refuse changes from outside */
+  g_action_group_change_action_state (g, "busy", g_variant_new_boolean (TRUE));
+  g_assert_false (state_bool (g, "busy"));
+
+  gtk_window_destroy (GTK_WINDOW (win));
+  while (g_main_context_iteration (NULL, FALSE))
+    ;
+}
+
+int
+main (int argc, char *argv[])
+{
+  gtk_test_init (&argc, &argv, NULL);
+  adw_init ();
+  if (argc < 3)
+    {
+      g_printerr ("usage: test-window MODEL.gguf IMAGE.png\n");
+      return 2;
+    }
+  model_path = argv[1];
+  image_path = argv[2];
+  g_test_add_func ("/window/actions", test_actions);
+  return g_test_run ();
+}
