@@ -108,7 +108,10 @@ studio_coalescer_post (StudioCoalescer *self, gpointer value)
       GSource *source = g_idle_source_new ();
 
       g_atomic_ref_count_inc (&self->ref_count);
-      g_source_set_priority (source, G_PRIORITY_DEFAULT);
+      /* idle priority, below GTK's redraws and D-Bus: a worker that posts
+       * as fast as it can must not keep a higher-priority source pending
+       * all the time and starve them */
+      g_source_set_priority (source, G_PRIORITY_DEFAULT_IDLE);
       g_source_set_callback (source, dispatch, self, (GDestroyNotify) coalescer_unref);
       g_source_set_static_name (source, "[studio] progress coalescer");
       g_source_attach (source, self->context);

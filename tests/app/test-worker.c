@@ -89,7 +89,9 @@ test_job_and_progress (void)
   g_signal_connect (w, "progress", G_CALLBACK (on_progress), &c);
   job->prompt = g_strdup ("a red apple");
   job->params.image_steps = 200;
-  ticker = g_timeout_add (5, tick, &c);
+  /* the ticker runs at idle priority, like redraws and D-Bus replies: a
+   * flood of progress sources at a higher priority would starve it */
+  ticker = g_timeout_add_full (G_PRIORITY_DEFAULT_IDLE, 5, tick, &c, NULL);
   studio_worker_run_async (w, job, NULL, on_done, &c);
   g_main_loop_run (c.loop);
   g_source_remove (ticker);
