@@ -8,11 +8,13 @@
 
 #include <glib/gi18n.h>
 
+#include "studio-preferences.h"
 #include "studio-window.h"
 
 struct _StudioApplication {
   AdwApplication parent_instance;
   char *model_path;
+  GSettings *settings; /* NULL without an installed schema */
 };
 
 G_DEFINE_FINAL_TYPE (StudioApplication, studio_application, ADW_TYPE_APPLICATION)
@@ -21,14 +23,18 @@ G_DEFINE_FINAL_TYPE (StudioApplication, studio_application, ADW_TYPE_APPLICATION
  * default model installed with the app, then (running from the build
  * folder) the source tree's. */
 static char *
-find_default_model (void)
+find_default_model (GSettings *settings)
 {
   const char *env = g_getenv ("MAGVLT_MODEL");
+  g_autofree char *chosen =
+    settings ? g_settings_get_string (settings, "default-model-path") : NULL;
   g_autofree char *installed =
     g_build_filename (STUDIO_DATADIR, "magvlt-studio", "models", "default.gguf", NULL);
 
   if (env && *env)
     return g_strdup (env);
+  if (chosen && *chosen)
+    return g_steal_pointer (&chosen);
   if (g_file_test (installed, G_FILE_TEST_EXISTS))
     return g_steal_pointer (&installed);
   if (g_file_test (STUDIO_SOURCE_MODEL, G_FILE_TEST_EXISTS))
@@ -51,7 +57,7 @@ get_window (StudioApplication *self)
     {
       window = GTK_WINDOW (studio_window_new (self));
       if (!self->model_path)
-        self->model_path = find_default_model ();
+        self->model_path = find_default_model (self->settings);
       studio_window_load_model (STUDIO_WINDOW (window), self->model_path);
     }
   return STUDIO_WINDOW (window);
@@ -111,10 +117,27 @@ about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
                          NULL);
 }
 
+static void
+preferences_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  StudioApplication *self = user_data;
+  GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (self));
+
+  if (self->settings)
+    gtk_window_present (GTK_WINDOW (studio_preferences_new (parent, self->settings)));
+}
+
 static const GActionEntry app_entries[] = {
   { "quit", quit_activated },
   { "about", about_activated },
+  { "preferences", preferences_activated },
 };
+
+GSettings *
+studio_application_get_settings (StudioApplication *self)
+{
+  return self->settings;
+}
 
 static void
 studio_application_startup (GApplication *app)
@@ -124,6 +147,8 @@ studio_application_startup (GApplication *app)
     const char *accels[3];
   } accels[] = {
     { "app.quit", { "<Control>q", NULL } },
+    { "app.preferences", { "<Control>comma", NULL } },
+    { "win.show-help-overlay", { "<Control>question", NULL } },
     { "win.open('')", { "<Control>o", NULL } },
     { "win.save-as('')", { "<Control><Shift>s", NULL } },
     { "win.paste-image", { "<Control>v", NULL } },
@@ -154,6 +179,7 @@ static void
 studio_application_finalize (GObject *object)
 {
   g_free (STUDIO_APPLICATION (object)->model_path);
+  g_clear_object (&STUDIO_APPLICATION (object)->settings);
   G_OBJECT_CLASS (studio_application_parent_class)->finalize (object);
 }
 

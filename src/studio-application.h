@@ -13,5 +13,6 @@ G_DECLARE_FINAL_TYPE (StudioApplication, studio_application, STUDIO, APPLICATION
 
 StudioApplication *studio_application_new (void);
 const char *studio_application_get_model_path (StudioApplication *self);
+GSettings *studio_application_get_settings (StudioApplication *self);
 
 G_END_DECLS

@@ -69,6 +69,7 @@ studio_window_sync_sensitivity (StudioWindow *self)
   enable (self, "copy-result", image || pending);
   enable (self, "accept-result", pending);
   enable (self, "discard-result", pending);
+  enable (self, "reuse-seed", pending);
   enable (self, "next-candidate", pending && self->pending->candidates->len > 1);
   enable (self, "previous-candidate", pending && self->pending->candidates->len > 1);
   enable (self, "undo", !busy && self->undo && self->undo->len > 0);
@@ -402,6 +403,18 @@ result_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 }
 
 static void
+reuse_seed_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  StudioWindow *self = SELF;
+  StudioCandidate *c;
+
+  if (!self->pending)
+    return;
+  c = &g_array_index (self->pending->candidates, StudioCandidate, self->candidate_index);
+  gtk_adjustment_set_value (self->seed_adjustment, (double) MIN (c->seed, G_MAXINT32));
+}
+
+static void
 screenshot_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   g_autoptr (GError) error = NULL;
@@ -444,6 +457,7 @@ static const GActionEntry entries[] = {
   { "discard-result", result_activated },
   { "next-candidate", result_activated },
   { "previous-candidate", result_activated },
+  { "reuse-seed", reuse_seed_activated },
   { "screenshot", screenshot_activated, "s" },
   { "busy", NULL, NULL, "false", read_only_change_state },
   { "progress", NULL, NULL, "0.0", read_only_change_state },

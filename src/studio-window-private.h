@@ -43,6 +43,8 @@ struct _StudioWindow {
   GtkRevealer *result_revealer;
   GtkLabel *result_label;
   GtkLabel *model_label;
+  GtkBox *candidate_strip;
+  GtkRevealer *drop_revealer;
 
   /* state */
   StudioWorker *worker;
@@ -56,6 +58,8 @@ struct _StudioWindow {
   GPtrArray *undo; /* StudioSnapshot */
   GPtrArray *redo;
   gboolean updating; /* guards adjustment ↔ action loops */
+  gboolean close_confirmed;
+  GSettings *settings; /* may be NULL (no installed schema) */
 };
 
 /* studio-window-actions.c */

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "studio-file.h"
+#include "studio-preferences.h"
 
 G_DEFINE_FINAL_TYPE (StudioWindow, studio_window, ADW_TYPE_APPLICATION_WINDOW)
 
@@ -282,6 +283,70 @@ set_busy (StudioWindow *self, gboolean busy)
   studio_window_sync_sensitivity (self);
 }
 
+static void
+on_thumb_clicked (GtkButton *button, StudioWindow *self)
+{
+  studio_window_show_candidate (self,
+                                GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (button), "index")));
+}
+
+/* the strip of candidate thumbnails, one toggle per result */
+static void
+fill_strip (StudioWindow *self)
+{
+  GtkWidget *child;
+  GtkToggleButton *first = NULL;
+
+  while ((child = gtk_widget_get_first_child (GTK_WIDGET (self->candidate_strip))))
+    gtk_box_remove (self->candidate_strip, child);
+  if (!self->pending || self->pending->candidates->len < 2)
+    return;
+  for (guint i = 0; i < self->pending->candidates->len; i++)
+    {
+      StudioCandidate *c = &g_array_index (self->pending->candidates, StudioCandidate, i);
+      GtkWidget *button = gtk_toggle_button_new ();
+      g_autofree char *name = g_strdup_printf (_ ("Result %u"), i + 1);
+
+      if (c->image)
+        {
+          g_autoptr (GdkTexture) t = gdk_texture_new_for_pixbuf (c->image);
+          GtkWidget *picture = gtk_picture_new_for_paintable (GDK_PAINTABLE (t));
+
+          gtk_widget_set_size_request (picture, 40, 40);
+          gtk_button_set_child (GTK_BUTTON (button), picture);
+        }
+      else
+        gtk_button_set_label (GTK_BUTTON (button), name);
+      gtk_widget_set_tooltip_text (button, name);
+      gtk_accessible_update_property (GTK_ACCESSIBLE (button), GTK_ACCESSIBLE_PROPERTY_LABEL, name,
+                                      -1);
+      g_object_set_data (G_OBJECT (button), "index", GUINT_TO_POINTER (i));
+      if (first)
+        gtk_toggle_button_set_group (GTK_TOGGLE_BUTTON (button), first);
+      else
+        first = GTK_TOGGLE_BUTTON (button);
+      g_signal_connect (button, "clicked", G_CALLBACK (on_thumb_clicked), self);
+      gtk_box_append (self->candidate_strip, button);
+    }
+}
+
+static void
+on_compare_pressed (GtkGestureClick *gesture, int n_press, double x, double y, StudioWindow *self)
+{
+  /* press and hold: the image as it was */
+  if (self->image)
+    {
+      g_autoptr (GdkTexture) t = texture_for (self->image);
+      studio_canvas_set_image (self->canvas, t);
+    }
+}
+
+static void
+on_compare_released (GtkGestureClick *gesture, int n_press, double x, double y, StudioWindow *self)
+{
+  studio_window_show_candidate (self, self->candidate_index);
+}
+
 void
 studio_window_show_candidate (StudioWindow *self, guint index)
 {
@@ -302,6 +367,10 @@ studio_window_show_candidate (StudioWindow *self, guint index)
   label = g_strdup_printf (_ ("Result %u of %u · seed %" G_GUINT64_FORMAT), index + 1,
                            self->pending->candidates->len, c->seed);
   gtk_label_set_text (self->result_label, label);
+  for (GtkWidget *b = gtk_widget_get_first_child (GTK_WIDGET (self->candidate_strip)); b;
+       b = gtk_widget_get_next_sibling (b))
+    if (GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (b), "index")) == index)
+      gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (b), TRUE);
   studio_window_set_observer (self, "candidate-index", g_variant_new_int32 ((gint32) index));
 }
 
@@ -314,6 +383,7 @@ set_pending (StudioWindow *self, StudioJobResult *result)
   studio_window_set_observer (self, "candidates",
                               g_variant_new_int32 (result ? (gint32) result->candidates->len : 0));
   gtk_revealer_set_reveal_child (self->result_revealer, result != NULL);
+  fill_strip (self);
   if (result)
     studio_window_show_candidate (self, 0);
   else
@@ -410,6 +480,7 @@ studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *tex
 {
   g_autoptr (StudioJob) job = NULL;
   g_autofree char *caption = studio_window_get_caption (self);
+  g_autofree char *marked = NULL;
   gboolean needs_image = kind == STUDIO_JOB_CAPTION || kind == STUDIO_JOB_INPAINT
                          || kind == STUDIO_JOB_EDIT || kind == STUDIO_JOB_INFILL;
 
@@ -433,6 +504,23 @@ studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *tex
       studio_window_error (self, _ ("The mask is empty: paint over the part to regenerate"));
       return;
     }
+  if (kind == STUDIO_JOB_INFILL && !(text && *text))
+    {
+      /* the words selected in the caption box become the span to regenerate */
+      GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->caption_view);
+      GtkTextIter a, b, start, end;
+
+      if (gtk_text_buffer_get_selection_bounds (buffer, &a, &b))
+        {
+          g_autofree char *head = NULL, *tail = NULL;
+
+          gtk_text_buffer_get_bounds (buffer, &start, &end);
+          head = gtk_text_buffer_get_text (buffer, &start, &a, FALSE);
+          tail = gtk_text_buffer_get_text (buffer, &b, &end, FALSE);
+          marked = g_strconcat (head, "[MASK]", tail, NULL);
+          text = marked;
+        }
+    }
   if (kind == STUDIO_JOB_INFILL && !strstr (text && *text ? text : caption, "[MASK]"))
     {
       studio_window_error (self, _ ("Mark the words to regenerate with [MASK] in the caption"));
@@ -455,6 +543,17 @@ studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *tex
    * model's own (12), as `magvlt caption` does, so both give one result */
   job->params.image_steps = (int) gtk_adjustment_get_value (self->steps_adjustment);
   job->edit.feather = (int) gtk_adjustment_get_value (self->feather_adjustment);
+  if (self->settings)
+    {
+      double t = g_settings_get_double (self->settings, "temperature");
+
+      /* the official schedule 1.4 → 0.6, scaled to start at t */
+      job->params.image_temperature_end = (float) (t * 0.6 / 1.4);
+      job->params.image_temperature_start = (float) t;
+      job->edit.padding = g_settings_get_int (self->settings, "padding");
+      studio_worker_set_preview_decode_every (
+        self->worker, g_settings_get_int (self->settings, "preview-decode-interval"));
+    }
   job->edit.strength =
     kind == STUDIO_JOB_EDIT ? (float) gtk_adjustment_get_value (self->strength_adjustment) : 1.0f;
 
@@ -505,6 +604,8 @@ studio_window_load_model (StudioWindow *self, const char *path)
       return;
     }
   gtk_label_set_text (self->model_label, _ ("Loading the model…"));
+  if (self->settings)
+    studio_worker_set_threads (self->worker, g_settings_get_int (self->settings, "threads"));
   studio_worker_load_model_async (self->worker, path, NULL, on_model_loaded, g_object_ref (self));
 }
 
@@ -544,9 +645,23 @@ studio_window_screenshot (StudioWindow *self, const char *path, GError **error)
 
 /* ---- drag and drop ----------------------------------------------------- */
 
+static GdkDragAction
+on_drop_enter (GtkDropTarget *target, double x, double y, StudioWindow *self)
+{
+  gtk_revealer_set_reveal_child (self->drop_revealer, TRUE);
+  return GDK_ACTION_COPY;
+}
+
+static void
+on_drop_leave (GtkDropTarget *target, StudioWindow *self)
+{
+  gtk_revealer_set_reveal_child (self->drop_revealer, FALSE);
+}
+
 static gboolean
 on_drop (GtkDropTarget *target, const GValue *value, double x, double y, StudioWindow *self)
 {
+  gtk_revealer_set_reveal_child (self->drop_revealer, FALSE);
   if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
     {
       GSList *files = gdk_file_list_get_files (g_value_get_boxed (value));
@@ -569,11 +684,38 @@ on_caption_changed (GtkTextBuffer *buffer, StudioWindow *self)
   studio_window_set_observer (self, "caption-text", g_variant_new_string (text));
 }
 
+static void
+on_close_response (AdwMessageDialog *dialog, const char *response, StudioWindow *self)
+{
+  if (g_str_equal (response, "discard"))
+    {
+      self->close_confirmed = TRUE;
+      gtk_window_close (GTK_WINDOW (self));
+    }
+}
+
 static gboolean
 on_close_request (GtkWindow *window)
 {
   StudioWindow *self = STUDIO_WINDOW (window);
+  g_autoptr (GVariant) dirty = g_action_group_get_action_state (G_ACTION_GROUP (self), "dirty");
+  GtkWidget *dialog;
 
+  if (!self->close_confirmed && (self->pending || g_variant_get_boolean (dirty)))
+    {
+      /* unsaved edits or an unaccepted result: ask before losing them */
+      dialog = adw_message_dialog_new (window, _ ("Discard Unsaved Work?"),
+                                       _ ("The image has changes that are not saved, or a result "
+                                          "that was not accepted. They are lost if you close."));
+      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _ ("_Cancel"),
+                                        "discard", _ ("_Discard"), NULL);
+      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "discard",
+                                                  ADW_RESPONSE_DESTRUCTIVE);
+      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+      g_signal_connect (dialog, "response", G_CALLBACK (on_close_response), self);
+      gtk_window_present (GTK_WINDOW (dialog));
+      return TRUE;
+    }
   studio_window_cancel_job (self);
   return FALSE;
 }
@@ -586,6 +728,7 @@ studio_window_dispose (GObject *object)
   studio_window_cancel_job (self);
   g_clear_pointer (&self->pending, studio_job_result_free);
   g_clear_object (&self->worker);
+  g_clear_object (&self->settings);
   g_clear_object (&self->cancellable);
   g_clear_object (&self->image);
   g_clear_object (&self->mask);
@@ -627,6 +770,10 @@ studio_window_class_init (StudioWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, StudioWindow, result_revealer);
   gtk_widget_class_bind_template_child (widget_class, StudioWindow, result_label);
   gtk_widget_class_bind_template_child (widget_class, StudioWindow, model_label);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, candidate_strip);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, drop_revealer);
+  gtk_widget_class_bind_template_callback (widget_class, on_compare_pressed);
+  gtk_widget_class_bind_template_callback (widget_class, on_compare_released);
 }
 
 static void
@@ -645,14 +792,40 @@ studio_window_init (StudioWindow *self)
 
   drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
   g_signal_connect (drop, "drop", G_CALLBACK (on_drop), self);
+  g_signal_connect (drop, "enter", G_CALLBACK (on_drop_enter), self);
+  g_signal_connect (drop, "leave", G_CALLBACK (on_drop_leave), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drop));
 
   studio_window_install_actions (self);
   studio_window_sync_sensitivity (self);
 }
 
+static void
+bind_setting (StudioWindow *self, const char *key, GtkAdjustment *adjustment, gboolean is_int)
+{
+  if (is_int)
+    g_settings_bind_with_mapping (self->settings, key, adjustment, "value", G_SETTINGS_BIND_DEFAULT,
+                                  studio_settings_get_int_as_double,
+                                  studio_settings_set_double_as_int, NULL, NULL);
+  else
+    g_settings_bind (self->settings, key, adjustment, "value", G_SETTINGS_BIND_DEFAULT);
+}
+
 StudioWindow *
 studio_window_new (StudioApplication *application)
 {
-  return g_object_new (STUDIO_TYPE_WINDOW, "application", application, NULL);
+  StudioWindow *self = g_object_new (STUDIO_TYPE_WINDOW, "application", application, NULL);
+  GSettings *settings = studio_application_get_settings (application);
+
+  if (settings)
+    {
+      /* the window's settings follow the preferences, and remember their values */
+      self->settings = g_object_ref (settings);
+      bind_setting (self, "steps", self->steps_adjustment, TRUE);
+      bind_setting (self, "candidates", self->candidates_adjustment, TRUE);
+      bind_setting (self, "feather", self->feather_adjustment, TRUE);
+      bind_setting (self, "brush-size", self->brush_adjustment, FALSE);
+      bind_setting (self, "overlay-opacity", self->opacity_adjustment, FALSE);
+    }
+  return self;
 }

@@ -29,6 +29,7 @@ struct _StudioWorker {
   magvlt_context *ctx;
   gint64 job_start;
   int preview_decode_every;
+  int n_threads;
 
   gboolean has_model; /* main thread's view */
 };
@@ -151,7 +152,12 @@ do_load (StudioWorker *self, Request *r)
   magvlt_status st = magvlt_model_load (r->path, NULL, &model);
 
   if (st == MAGVLT_OK)
-    st = magvlt_context_init (model, NULL, &ctx);
+    {
+      magvlt_context_params cp = magvlt_context_default_params ();
+
+      cp.n_threads = self->n_threads;
+      st = magvlt_context_init (model, &cp, &ctx);
+    }
   if (st != MAGVLT_OK)
     {
       g_task_return_new_error (r->task, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, "%s",
@@ -299,6 +305,13 @@ studio_worker_set_preview_decode_every (StudioWorker *self, int n)
 {
   /* read by the worker at the start of each job; a word-sized store */
   self->preview_decode_every = MAX (n, 0);
+}
+
+void
+studio_worker_set_threads (StudioWorker *self, int n)
+{
+  /* read by the worker when it next loads a model */
+  self->n_threads = CLAMP (n, 0, 256);
 }
 
 void

@@ -24,5 +24,6 @@ void studio_worker_run_async (StudioWorker *self, StudioJob *job, GCancellable *
 StudioJobResult *studio_worker_run_finish (StudioWorker *self, GAsyncResult *result,
                                            GError **error);
 void studio_worker_set_preview_decode_every (StudioWorker *self, int n);
+void studio_worker_set_threads (StudioWorker *self, int n);
 
 G_END_DECLS

@@ -6,7 +6,8 @@
 #include <adwaita.h>
 
 #include "studio-application.h"
-#include "studio-window.h"
+#include "studio-preferences.h"
+#include "studio-window-private.h"
 
 static const char *model_path, *image_path;
 
@@ -91,24 +92,48 @@ test_actions (void)
   g_assert_true (enabled (g, "generate"));
   g_assert_false (enabled (g, "accept-result"));
 
-  /* a finished job: its result waits for accept / discard */
-  g_action_group_change_action_state (g, "steps", g_variant_new_int32 (4));
-  g_action_group_change_action_state (g, "candidates-per-run", g_variant_new_int32 (2));
-  g_action_group_activate_action (g, "generate", NULL);
-  spin_until (g, "busy", FALSE);
-  g_assert_true (enabled (g, "accept-result"));
-  g_assert_true (enabled (g, "next-candidate"));
-  g_action_group_activate_action (g, "next-candidate", NULL);
+  /* a finished job: three candidates, cycled; the second accepted; undo
+   * restores the exact previous image */
   {
-    g_autoptr (GVariant) idx = g_action_group_get_action_state (g, "candidate-index");
+    g_autoptr (GdkPixbuf) before = gdk_pixbuf_copy (win->image);
+    GdkPixbuf *second;
+    g_autoptr (GVariant) idx = NULL;
+
+    g_action_group_change_action_state (g, "steps", g_variant_new_int32 (4));
+    g_action_group_change_action_state (g, "candidates-per-run", g_variant_new_int32 (3));
+    g_action_group_activate_action (g, "generate", NULL);
+    spin_until (g, "busy", FALSE);
+    g_assert_true (enabled (g, "accept-result"));
+    g_assert_cmpuint (win->pending->candidates->len, ==, 3);
+    g_action_group_activate_action (g, "next-candidate", NULL);
+    g_action_group_activate_action (g, "next-candidate", NULL);
+    g_action_group_activate_action (g, "next-candidate", NULL); /* wraps to the first */
+    g_action_group_activate_action (g, "next-candidate", NULL);
+    idx = g_action_group_get_action_state (g, "candidate-index");
     g_assert_cmpint (g_variant_get_int32 (idx), ==, 1);
+    second = g_object_ref (g_array_index (win->pending->candidates, StudioCandidate, 1).image);
+    g_action_group_activate_action (g, "accept-result", NULL);
+    g_assert_false (enabled (g, "accept-result"));
+    g_assert_true (state_bool (g, "dirty"));
+    g_assert_true (win->image == second);
+    g_object_unref (second);
+    g_assert_true (enabled (g, "undo"));
+    g_action_group_activate_action (g, "undo", NULL);
+    g_assert_cmpint (gdk_pixbuf_get_width (win->image), ==, gdk_pixbuf_get_width (before));
+    g_assert_cmpint (gdk_pixbuf_get_height (win->image), ==, gdk_pixbuf_get_height (before));
+    g_assert_cmpmem (gdk_pixbuf_read_pixels (win->image), gdk_pixbuf_get_byte_length (win->image),
+                     gdk_pixbuf_read_pixels (before), gdk_pixbuf_get_byte_length (before));
+    g_assert_true (enabled (g, "redo"));
   }
-  g_action_group_activate_action (g, "accept-result", NULL);
-  g_assert_false (enabled (g, "accept-result"));
-  g_assert_true (state_bool (g, "dirty"));
-  g_assert_true (enabled (g, "undo"));
-  g_action_group_activate_action (g, "undo", NULL);
-  g_assert_true (enabled (g, "redo"));
+
+  /* the preferences window (when the schema is installed) instantiates */
+  if (studio_application_get_settings (app))
+    {
+      GtkWidget *prefs =
+        studio_preferences_new (GTK_WINDOW (win), studio_application_get_settings (app));
+      gtk_window_present (GTK_WINDOW (prefs));
+      gtk_window_destroy (GTK_WINDOW (prefs));
+    }
 
   /* read-only observers refuse changes from outside */
   g_action_group_change_action_state (g, "busy", g_variant_new_boolean (TRUE));
