@@ -351,6 +351,7 @@ void
 studio_window_show_candidate (StudioWindow *self, guint index)
 {
   StudioCandidate *c;
+  g_autofree char *seed = NULL;
   g_autofree char *label = NULL;
 
   if (!self->pending || index >= self->pending->candidates->len)
@@ -364,8 +365,10 @@ studio_window_show_candidate (StudioWindow *self, guint index)
       studio_canvas_set_show_mask (self->canvas, FALSE);
       gtk_stack_set_visible_child_name (self->view_stack, "canvas");
     }
-  label = g_strdup_printf (_ ("Result %u of %u · seed %" G_GUINT64_FORMAT), index + 1,
-                           self->pending->candidates->len, c->seed);
+  seed = g_strdup_printf ("%" G_GUINT64_FORMAT, c->seed);
+  /* TRANSLATORS: candidate n of N, and the seed that makes it again */
+  label = g_strdup_printf (_ ("Result %u of %u · seed %s"), index + 1,
+                           self->pending->candidates->len, seed);
   gtk_label_set_text (self->result_label, label);
   for (GtkWidget *b = gtk_widget_get_first_child (GTK_WIDGET (self->candidate_strip)); b;
        b = gtk_widget_get_next_sibling (b))
