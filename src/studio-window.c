@@ -526,7 +526,8 @@ studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *tex
     }
   if (kind == STUDIO_JOB_INFILL && !strstr (text && *text ? text : caption, "[MASK]"))
     {
-      studio_window_error (self, _ ("Mark the words to regenerate with [MASK] in the caption"));
+      studio_window_error (self, _ ("Select the words to regenerate in the caption, or mark "
+                                    "them with [MASK]"));
       return;
     }
   studio_window_discard (self);
