@@ -218,6 +218,18 @@ main (int argc, char **argv)
       g_free (known);
     }
 
+  npy_array *arrays[] = { &img_u8, &img_f,  &enc, &preq,    &codes,
+                          &dec,    &dec_u8, &arb, &arb_dec, &arb_u8 };
+  for (size_t i = 0; i < G_N_ELEMENTS (arrays); i++)
+    npy_array_clear (arrays[i]);
+  g_free (enc_out);
+  g_free (pre);
+  g_free (got_codes);
+  g_free (want_codes);
+  g_free (rgb);
+  g_free (raw);
+  magvlt_context_free (ctx);
+  magvlt_model_free (model);
   printf ("%d passed, %d failed\n", n_passed, n_failed);
   return n_failed != 0;
 }
