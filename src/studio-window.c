@@ -578,6 +578,13 @@ studio_window_cancel_job (StudioWindow *self)
 /* ---- model ------------------------------------------------------------- */
 
 static void
+on_model_error_response (AdwMessageDialog *dialog, const char *response, StudioWindow *self)
+{
+  if (g_str_equal (response, "choose"))
+    g_action_group_activate_action (G_ACTION_GROUP (self), "use-model", g_variant_new_string (""));
+}
+
+static void
 on_model_loaded (GObject *source, GAsyncResult *res, gpointer user_data)
 {
   g_autoptr (StudioWindow) self = user_data;
@@ -588,8 +595,21 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer user_data)
     {
       g_autofree char *msg =
         g_strdup_printf (_ ("The model could not be loaded: %s"), error->message);
+      GtkWidget *dialog;
+
       gtk_label_set_text (self->model_label, _ ("No model loaded"));
-      studio_window_error (self, msg);
+      studio_window_set_observer (self, "last-error", g_variant_new_string (msg));
+      g_message ("%s", msg);
+      /* a broken model is not a passing problem: say so in a dialog that
+       * offers the way out */
+      dialog = adw_message_dialog_new (GTK_WINDOW (self), _ ("The Model Could Not Be Loaded"), msg);
+      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "close", _ ("_Close"),
+                                        "choose", _ ("_Choose Another File…"), NULL);
+      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "choose",
+                                                  ADW_RESPONSE_SUGGESTED);
+      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "choose");
+      g_signal_connect (dialog, "response", G_CALLBACK (on_model_error_response), self);
+      gtk_window_present (GTK_WINDOW (dialog));
       studio_window_sync_sensitivity (self);
       return;
     }

@@ -222,6 +222,13 @@ def main() -> None:
     check("empty" in err and app.alive(), f"empty mask: last-error {err!r}")
     check(app.state("busy") is False, "no job started for the empty mask")
 
+    # a broken model file: a dialog and last-error; the loaded model stays usable
+    app.act("use-model", GLib.Variant("s", corrupt))
+    app.wait(lambda: "could not be loaded" in (app.state("last-error") or ""), 10, "the model error")
+    check("could not be loaded" in (app.state("last-error") or "") and app.alive()
+          and app.state("model-loaded") is True,
+          f"broken model file: {app.state('last-error')!r}, previous model kept")
+
     app.quit()
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"{passed} passed, {failed} failed")
