@@ -76,76 +76,80 @@ studio_window_sync_sensitivity (StudioWindow *self)
   enable (self, "redo", !busy && self->redo && self->redo->len > 0);
   enable (self, "open", !busy);
   enable (self, "use-model", !busy);
+  enable (self, "import-model", !busy);
+  enable (self, "import-model", !busy);
 }
 
 /* ---- files ------------------------------------------------------------- */
 
+/* The actions that take a path, or show a file dialog when it is empty. */
 static void
-on_open_response (GtkNativeDialog *dialog, int response, gpointer user_data)
+open_path (StudioWindow *self, const char *path)
+{
+  studio_window_open_path (self, path);
+}
+
+static void
+save_path (StudioWindow *self, const char *path)
+{
+  /* the opened file is only replaced through an explicit path, or a choice
+   * in the dialog, which asks before overwriting */
+  studio_window_save_path (self, path);
+}
+
+static const struct {
+  const char *action;
+  void (*handle) (StudioWindow *self, const char *path);
+  const char *title;
+  GtkFileChooserAction mode;
+} file_actions[] = {
+  { "open", open_path, N_ ("Open Image"), GTK_FILE_CHOOSER_ACTION_OPEN },
+  { "save-as", save_path, N_ ("Save Image As"), GTK_FILE_CHOOSER_ACTION_SAVE },
+  { "use-model", studio_window_load_model, N_ ("Use a Model File"), GTK_FILE_CHOOSER_ACTION_OPEN },
+  { "import-model", studio_window_import_model, N_ ("Import Official MAGVLT Checkpoint"),
+    GTK_FILE_CHOOSER_ACTION_OPEN },
+};
+
+static void
+on_file_dialog_response (GtkNativeDialog *dialog, int response, gpointer user_data)
 {
   if (response == GTK_RESPONSE_ACCEPT)
     {
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      const char *purpose = g_object_get_data (G_OBJECT (dialog), "purpose");
       g_autofree char *path = g_file_get_path (file);
+      guint i = GPOINTER_TO_UINT (g_object_get_data (G_OBJECT (dialog), "file-action"));
 
-      if (g_str_equal (purpose, "open"))
-        studio_window_open_path (SELF, path);
-      else if (g_str_equal (purpose, "save"))
-        studio_window_save_path (SELF, path);
-      else if (g_str_equal (purpose, "model"))
-        studio_window_load_model (SELF, path);
+      if (path)
+        file_actions[i].handle (SELF, path);
     }
   g_object_unref (dialog);
 }
 
 static void
-run_file_dialog (StudioWindow *self, const char *purpose, const char *title,
-                 GtkFileChooserAction mode)
+file_action_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
-  GtkFileChooserNative *dialog =
-    gtk_file_chooser_native_new (title, GTK_WINDOW (self), mode, NULL, NULL);
-
-  g_object_set_data_full (G_OBJECT (dialog), "purpose", g_strdup (purpose), g_free);
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
-  g_signal_connect (dialog, "response", G_CALLBACK (on_open_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
-}
-
-static void
-open_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
+  const char *name = g_action_get_name (G_ACTION (action));
   const char *path = g_variant_get_string (param, NULL);
 
-  if (*path)
-    studio_window_open_path (SELF, path);
-  else
-    run_file_dialog (SELF, "open", _ ("Open Image"), GTK_FILE_CHOOSER_ACTION_OPEN);
-}
+  for (guint i = 0; i < G_N_ELEMENTS (file_actions); i++)
+    {
+      GtkFileChooserNative *dialog;
 
-static void
-save_as_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  const char *path = g_variant_get_string (param, NULL);
-  StudioWindow *self = SELF;
-
-  /* the opened file is only replaced through an explicit choice in the
-   * dialog, which asks before overwriting */
-  if (*path)
-    studio_window_save_path (self, path);
-  else
-    run_file_dialog (self, "save", _ ("Save Image As"), GTK_FILE_CHOOSER_ACTION_SAVE);
-}
-
-static void
-use_model_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  const char *path = g_variant_get_string (param, NULL);
-
-  if (*path)
-    studio_window_load_model (SELF, path);
-  else
-    run_file_dialog (SELF, "model", _ ("Use a Model File"), GTK_FILE_CHOOSER_ACTION_OPEN);
+      if (!g_str_equal (name, file_actions[i].action))
+        continue;
+      if (*path)
+        {
+          file_actions[i].handle (SELF, path);
+          return;
+        }
+      dialog = gtk_file_chooser_native_new (_ (file_actions[i].title), GTK_WINDOW (SELF),
+                                            file_actions[i].mode, NULL, NULL);
+      g_object_set_data (G_OBJECT (dialog), "file-action", GUINT_TO_POINTER (i));
+      gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+      g_signal_connect (dialog, "response", G_CALLBACK (on_file_dialog_response), SELF);
+      gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
+      return;
+    }
 }
 
 static void
@@ -424,9 +428,10 @@ screenshot_activated (GSimpleAction *action, GVariant *param, gpointer user_data
 }
 
 static const GActionEntry entries[] = {
-  { "open", open_activated, "s" },
-  { "save-as", save_as_activated, "s" },
-  { "use-model", use_model_activated, "s" },
+  { "open", file_action_activated, "s" },
+  { "save-as", file_action_activated, "s" },
+  { "use-model", file_action_activated, "s" },
+  { "import-model", file_action_activated, "s" },
   { "paste-image", paste_image_activated },
   { "copy-result", copy_result_activated },
   { "undo", undo_activated },

@@ -73,6 +73,7 @@ void studio_window_error (StudioWindow *self, const char *message);
 gboolean studio_window_open_path (StudioWindow *self, const char *path);
 gboolean studio_window_save_path (StudioWindow *self, const char *path);
 void studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *text);
+void studio_window_import_model (StudioWindow *self, const char *checkpoint);
 void studio_window_cancel_job (StudioWindow *self);
 void studio_window_accept (StudioWindow *self);
 void studio_window_discard (StudioWindow *self);

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "studio-file.h"
+#include "studio-import.h"
 #include "studio-preferences.h"
 
 G_DEFINE_FINAL_TYPE (StudioWindow, studio_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -631,6 +632,72 @@ studio_window_load_model (StudioWindow *self, const char *path)
   if (self->settings)
     studio_worker_set_threads (self->worker, g_settings_get_int (self->settings, "threads"));
   studio_worker_load_model_async (self->worker, path, NULL, on_model_loaded, g_object_ref (self));
+}
+
+/* ---- importing an official checkpoint ------------------------------------ */
+
+static void
+on_import_progress (int stage, double fraction, gpointer user_data)
+{
+  StudioWindow *self = user_data;
+  const char *what = stage == 0 ? _ ("reading") : stage == 1 ? _ ("converting") : _ ("colours");
+  g_autofree char *text =
+    g_strdup_printf (_ ("Importing the model — %s %.0f %%"), what, fraction * 100.0);
+  /* reading, writing and the palette take roughly a third each */
+  double total = CLAMP ((stage + fraction) / 3.0, 0.0, 1.0);
+
+  gtk_label_set_text (self->progress_label, text);
+  gtk_progress_bar_set_fraction (self->progress_bar, total);
+  studio_window_set_observer (self, "progress", g_variant_new_double (total));
+}
+
+static void
+on_import_done (GObject *source, GAsyncResult *res, gpointer user_data)
+{
+  g_autoptr (StudioWindow) self = user_data;
+  g_autoptr (GError) error = NULL;
+  gboolean has_tokenizer = FALSE;
+  g_autofree char *path = studio_import_finish (res, &has_tokenizer, &error);
+
+  g_clear_object (&self->cancellable);
+  set_busy (self, FALSE);
+  if (!path)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        studio_window_toast (self, _ ("Import cancelled"));
+      else
+        {
+          g_autofree char *msg =
+            g_strdup_printf (_ ("The checkpoint could not be imported: %s"), error->message);
+          studio_window_error (self, msg);
+        }
+      return;
+    }
+  studio_window_toast (self, has_tokenizer
+                               ? _ ("Model imported")
+                               : _ ("Model imported without CLIP’s BPE merges: image "
+                                    "jobs work, text jobs need "
+                                    "bpe_simple_vocab_16e6.txt.gz next to the checkpoint"));
+  if (self->settings)
+    g_settings_set_string (self->settings, "default-model-path", path);
+  studio_window_load_model (self, path);
+}
+
+void
+studio_window_import_model (StudioWindow *self, const char *checkpoint)
+{
+  g_autofree char *out_dir = g_build_filename (g_get_user_data_dir (), "magvlt", "models", NULL);
+
+  if (self->cancellable)
+    {
+      studio_window_error (self, _ ("Wait for the running job to finish, or cancel it"));
+      return;
+    }
+  self->cancellable = g_cancellable_new ();
+  set_busy (self, TRUE);
+  gtk_label_set_text (self->progress_label, _ ("Importing the model…"));
+  studio_import_async (checkpoint, out_dir, self->cancellable, on_import_progress, self,
+                       on_import_done, g_object_ref (self));
 }
 
 /* ---- screenshot -------------------------------------------------------- */

@@ -116,7 +116,8 @@ typedef struct magvlt_model_info {
   int64_t n_tensors;       /* all tensors in the file */
   int64_t n_params_stage2; /* parameters of the transformer (incl. length head) */
   int64_t n_params_vqgan;  /* parameters of the VQGAN tensors in the file */
-  const char *weight_type; /* "f32", "f16" or "mixed" (stage-2 matrices) */
+  const char *weight_type; /* "f32", "f16", "bf16" or "mixed" (stage-2 matrices);
+                              "none" for a VQGAN-only model */
   bool mmapped;
 
   int32_t embed_dim; /* C */
@@ -137,6 +138,12 @@ typedef struct magvlt_model_info {
   int32_t image_resolution; /* R: images are R×R pixels (0 without a VQGAN) */
   int32_t vq_z_channels;
   int32_t vq_embed_dim; /* codebook vector size */
+
+  /* false for a VQGAN-only model (`magvlt convert --vqgan` without --ckpt):
+   * only the magvlt_vq_* functions work; the transformer fields above are 0
+   * except ctx_len_img, image_grid and vocab_size_img, and magvlt_forward
+   * and the generation jobs return MAGVLT_ERR_UNSUPPORTED. */
+  bool has_transformer;
 } magvlt_model_info;
 
 /* Fills *info; its strings belong to the model. */
@@ -255,7 +262,10 @@ MAGVLT_API magvlt_status magvlt_vq_preview (const magvlt_model *model, const int
 
 /* Computes the palette: palette[k·3 + c] = mean colour (0..1) of code k's
  * patch in decodes of grids that each hold s·s different codes (N/(s·s)
- * decodes). Used by the exporters; slow at the official size (~1 minute). */
+ * decodes). Used by the exporters; slow at the official size (~1 minute).
+ * Before each decode it calls the context's progress callback (stage
+ * MAGVLT_STAGE_DECODE, step = decodes done, n_steps = decodes in all), and a
+ * cancel request stops it with MAGVLT_ABORTED. */
 MAGVLT_API magvlt_status magvlt_vq_compute_palette (magvlt_context *ctx, float *palette);
 
 /* ---- text tokenizer ----------------------------------------------------- */
@@ -478,6 +488,81 @@ MAGVLT_API magvlt_status magvlt_infill_text (magvlt_context *ctx,
 MAGVLT_API magvlt_status magvlt_generate_joint (magvlt_context *ctx,
                                                 const magvlt_sampling_params *params,
                                                 magvlt_result *result);
+
+/* ---- converting official checkpoints ------------------------------------ */
+
+/* magvlt_convert() turns the official PyTorch checkpoints (a PyTorch-
+ * Lightning MAGVLT .ckpt, a taming VQGAN .ckpt, or safetensors with the same
+ * key names), the official sampling YAML and CLIP's BPE merges into a model
+ * file (model-runtime/FORMAT.md), without Python. Checkpoints are read by a
+ * restricted pickle reader that never imports or runs anything they name.
+ * Every required tensor must be present with the shape the configuration
+ * implies; tensors the model does not use are reported as warnings through
+ * the log callback. The output is written to a temporary file beside
+ * out_path and renamed into place only when complete, so a failed or
+ * cancelled conversion leaves nothing behind. Built only when libmagvlt is
+ * configured with its converter (meson option `converter`, on by default;
+ * it needs libyaml, zlib and cJSON); otherwise it returns
+ * MAGVLT_ERR_UNSUPPORTED. */
+
+typedef enum magvlt_weight_type {
+  MAGVLT_WEIGHTS_F16 = 0, /* matrices IEEE half; norms, biases, codebook f32 (default) */
+  MAGVLT_WEIGHTS_F32,     /* everything float32 */
+  MAGVLT_WEIGHTS_BF16,    /* matrices bfloat16; norms, biases, codebook f32 */
+} magvlt_weight_type;
+
+typedef enum magvlt_convert_stage {
+  MAGVLT_CONVERT_READ = 0, /* reading, checking and hashing the inputs */
+  MAGVLT_CONVERT_WRITE,    /* converting and writing the tensors */
+  MAGVLT_CONVERT_PALETTE,  /* decoding every code for the preview palette */
+} magvlt_convert_stage;
+
+/* fraction of the stage done, in [0, 1]. */
+typedef void (*magvlt_convert_progress_callback) (magvlt_convert_stage stage, float fraction,
+                                                  void *user_data);
+/* Polled between chunks of work (every 16 MiB hashed, every million
+ * elements written, every palette decode: a second or two at the official
+ * size); return true to stop: magvlt_convert then returns MAGVLT_ABORTED. */
+typedef bool (*magvlt_convert_cancel_callback) (void *user_data);
+
+typedef struct magvlt_convert_params {
+  const char *ckpt;   /* MAGVLT checkpoint (model.* [+ model_vqvae.*]), or NULL for a
+                         VQGAN-only model from `vqgan` */
+  const char *vqgan;  /* taming VQGAN checkpoint (its loss.* is dropped); its weights
+                         replace the MAGVLT file's model_vqvae.*, as in the official
+                         sampling scripts; NULL: use model_vqvae.* */
+  const char *config; /* the official YAML (stage1, stage2, sampling), or NULL */
+  const char *preset; /* without config: "base" or "large"; NULL recognises the two
+                         official geometries from the tensor shapes */
+  const char *bpe;    /* CLIP's merges: bpe_simple_vocab_16e6.txt.gz or a merges text;
+                         NULL: no tokenizer (text jobs refuse) */
+  const char *name;   /* general.name; NULL: the checkpoint's file name without suffix */
+  magvlt_weight_type weight_type;
+  bool palette;      /* compute the preview palette (default true) */
+  int32_t n_threads; /* for the palette; 0 = physical cores */
+  magvlt_convert_progress_callback progress;
+  magvlt_convert_cancel_callback cancel;
+  void *user_data; /* for progress and cancel */
+  magvlt_log_callback log_callback;
+  void *log_user_data;
+} magvlt_convert_params;
+
+typedef struct magvlt_convert_stats {
+  int32_t n_tensors;  /* written */
+  int64_t n_params;   /* elements of all written tensors */
+  uint64_t file_size; /* bytes */
+  int32_t n_warnings; /* e.g. tensors the model does not use */
+  double seconds;
+} magvlt_convert_stats;
+
+MAGVLT_API magvlt_convert_params magvlt_convert_default_params (void);
+
+/* Converts into out_path. stats may be NULL. Errors name the file, tensor,
+ * key or offset: MAGVLT_ERR_IO (files), MAGVLT_ERR_FORMAT (malformed or
+ * mismatching inputs), MAGVLT_ERR_UNSUPPORTED (legacy torch files,
+ * compressed archives, non-contiguous tensors), MAGVLT_ABORTED (cancel). */
+MAGVLT_API magvlt_status magvlt_convert (const magvlt_convert_params *params, const char *out_path,
+                                         magvlt_convert_stats *stats);
 
 #ifdef __cplusplus
 }

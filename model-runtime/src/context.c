@@ -78,7 +78,7 @@ magvlt_context_init (const magvlt_model *model, const magvlt_context_params *par
   size_t total = 0;
   for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
     total += align64 (items[i].bytes);
-  ctx->arena = aligned_alloc (64, total);
+  ctx->arena = aligned_alloc (64, total ? total : 64); /* 0 for a VQGAN-only model */
   if (!ctx->arena)
     {
       free (ctx);

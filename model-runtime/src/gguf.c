@@ -308,10 +308,11 @@ parse_tensor_infos (cursor *c, gguf_file *f)
         t->ne[d] = 1;
       if (!read_u32 (c, &t->type, what) || !read_u64 (c, &t->offset, what))
         return MAGVLT_ERR_FORMAT;
-      if (t->type != GGUF_TENSOR_F32 && t->type != GGUF_TENSOR_F16)
+      if (t->type != GGUF_TENSOR_F32 && t->type != GGUF_TENSOR_F16 && t->type != GGUF_TENSOR_BF16)
         return mv_fail (MAGVLT_ERR_FORMAT,
-                        "%s has tensor type %u; this engine reads F32 (0) and F16 (1) only", what,
-                        t->type);
+                        "%s has tensor type %u; this engine reads F32 (0), F16 (1) and BF16 (30) "
+                        "only",
+                        what, t->type);
       t->n_bytes = t->n_elements * (t->type == GGUF_TENSOR_F32 ? 4 : 2);
     }
   return MAGVLT_OK;

@@ -35,6 +35,7 @@ enum gguf_type {
 enum gguf_tensor_type {
   GGUF_TENSOR_F32 = 0,
   GGUF_TENSOR_F16 = 1,
+  GGUF_TENSOR_BF16 = 30, /* bfloat16: the upper 16 bits of an IEEE float */
 };
 
 #define GGUF_MAX_DIMS 4

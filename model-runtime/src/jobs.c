@@ -125,6 +125,18 @@ mv_jobs_need_vqgan (magvlt_context *ctx)
   return MAGVLT_OK;
 }
 
+magvlt_status
+mv_jobs_need_transformer (magvlt_context *ctx)
+{
+  if (!ctx->model->has_stage2)
+    return mv_ctx_fail (ctx, MAGVLT_ERR_UNSUPPORTED,
+                        "this model file holds only a VQGAN (converted from a VQGAN checkpoint "
+                        "alone), so it can encode and decode images (`magvlt vq`) but has no "
+                        "transformer for generation, captioning or forward passes; convert the "
+                        "MAGVLT checkpoint with `magvlt convert --ckpt`");
+  return MAGVLT_OK;
+}
+
 /* prompt → ids[T] and the number of visible slots (tokens + end token) */
 magvlt_status
 mv_jobs_tokenize (magvlt_context *ctx, const char *prompt, int32_t *ids, int *n_visible)
@@ -149,6 +161,19 @@ compare_candidates (const void *a, const void *b)
   if (x->score != y->score)
     return x->score > y->score ? -1 : 1;
   return (x->seed > y->seed) - (x->seed < y->seed);
+}
+
+/* Candidate k of a job: its seed (the job's seed + k, so it can be re-run
+ * alone), its random stream (one per job kind), and the progress counters. */
+magvlt_candidate *
+mv_jobs_begin_candidate (mv_job *job, magvlt_result *r, int k, uint64_t stream, mv_rng *rng)
+{
+  magvlt_candidate *c = &r->candidates[k];
+  c->seed = job->params.seed + (uint64_t) k;
+  mv_rng_seed (rng, c->seed, stream);
+  job->candidate = k;
+  r->n_candidates = k + 1;
+  return c;
 }
 
 magvlt_status
@@ -235,6 +260,8 @@ magvlt_generate_image (magvlt_context *ctx, const magvlt_sampling_params *params
   if (!ctx || !params || !result)
     return mv_fail (MAGVLT_ERR_INVALID_ARG, "magvlt_generate_image: NULL argument");
   memset (result, 0, sizeof *result);
+  if (!ctx->model->has_stage2) /* before any array sized by the transformer */
+    return mv_jobs_need_transformer (ctx);
   const mv_hparams *hp = &ctx->model->hp;
   int32_t ids[hp->ctx_len_txt], codes[hp->ctx_len_img];
   uint8_t known[hp->ctx_len_img];
@@ -251,14 +278,10 @@ magvlt_generate_image (magvlt_context *ctx, const magvlt_sampling_params *params
   job.n_candidates = params->n_candidates;
   for (int k = 0; st == MAGVLT_OK && k < params->n_candidates; k++)
     {
-      magvlt_candidate *c = &result->candidates[k];
       mv_rng rng;
+      magvlt_candidate *c = mv_jobs_begin_candidate (&job, result, k, 0, &rng);
       double ll = 0.0;
       int n_ll = 0;
-      c->seed = params->seed + (uint64_t) k;
-      mv_rng_seed (&rng, c->seed, 0);
-      job.candidate = k;
-      result->n_candidates = k + 1;
       memset (codes, 0, sizeof codes);
       memset (known, 0, sizeof known);
       if ((st = mv_refine_image (&job, ids, n_txt, codes, known, 0.0f, &rng, &ll, &n_ll))
@@ -323,14 +346,10 @@ caption_candidates (mv_job *job, const int32_t *codes, int n, magvlt_result *res
   magvlt_status st = MAGVLT_OK;
   for (int k = 0; st == MAGVLT_OK && k < job->params.n_candidates; k++)
     {
-      magvlt_candidate *c = &result->candidates[k];
       mv_rng rng;
+      magvlt_candidate *c = mv_jobs_begin_candidate (job, result, k, 1, &rng);
       double ll = 0.0;
       int n_ll = 0;
-      c->seed = job->params.seed + (uint64_t) k;
-      mv_rng_seed (&rng, c->seed, 1);
-      job->candidate = k;
-      result->n_candidates = k + 1;
       for (int j = 0; j < hp->ctx_len_txt; j++)
         txt[j] = hp->text_eot_id;
       if ((st = mv_refine_text (job, codes, txt, n, NULL, &rng, &ll, &n_ll))
@@ -350,6 +369,8 @@ magvlt_caption (magvlt_context *ctx, const magvlt_sampling_params *params,
   if (!ctx || !params || !result)
     return mv_fail (MAGVLT_ERR_INVALID_ARG, "magvlt_caption: NULL argument");
   memset (result, 0, sizeof *result);
+  if (!ctx->model->has_stage2) /* before any array sized by the transformer */
+    return mv_jobs_need_transformer (ctx);
   int32_t codes[ctx->model->hp.ctx_len_img];
   int n;
   magvlt_status st;
@@ -373,6 +394,8 @@ magvlt_generate_joint (magvlt_context *ctx, const magvlt_sampling_params *params
   if (!ctx || !params || !result)
     return mv_fail (MAGVLT_ERR_INVALID_ARG, "magvlt_generate_joint: NULL argument");
   memset (result, 0, sizeof *result);
+  if (!ctx->model->has_stage2) /* before any array sized by the transformer */
+    return mv_jobs_need_transformer (ctx);
   const mv_hparams *hp = &ctx->model->hp;
   int32_t empty[hp->ctx_len_txt], codes[hp->ctx_len_img], txt[hp->ctx_len_txt];
   uint8_t known[hp->ctx_len_img];
@@ -392,14 +415,10 @@ magvlt_generate_joint (magvlt_context *ctx, const magvlt_sampling_params *params
     empty[j] = hp->text_eot_id;
   for (int k = 0; st == MAGVLT_OK && k < params->n_candidates; k++)
     {
-      magvlt_candidate *c = &result->candidates[k];
       mv_rng rng;
+      magvlt_candidate *c = mv_jobs_begin_candidate (&job, result, k, 2, &rng);
       double ll = 0.0;
       int n_ll = 0, n;
-      c->seed = params->seed + (uint64_t) k;
-      mv_rng_seed (&rng, c->seed, 2);
-      job.candidate = k;
-      result->n_candidates = k + 1;
       memset (codes, 0, sizeof codes);
       memset (known, 0, sizeof known);
       for (int j = 0; j < hp->ctx_len_txt; j++)

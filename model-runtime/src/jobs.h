@@ -8,9 +8,13 @@
 magvlt_status mv_jobs_check_params (magvlt_context *ctx, const magvlt_sampling_params *p);
 magvlt_status mv_jobs_check_image (magvlt_context *ctx, const magvlt_image *img);
 magvlt_status mv_jobs_need_vqgan (magvlt_context *ctx);
+/* MAGVLT_ERR_UNSUPPORTED with a message for a VQGAN-only model. */
+magvlt_status mv_jobs_need_transformer (magvlt_context *ctx);
 /* prompt → ids[T] (end-token padded) and the visible slots (tokens + end) */
 magvlt_status mv_jobs_tokenize (magvlt_context *ctx, const char *prompt, int32_t *ids,
                                 int *n_visible);
+magvlt_candidate *mv_jobs_begin_candidate (mv_job *job, magvlt_result *r, int k, uint64_t stream,
+                                           mv_rng *rng);
 magvlt_status mv_jobs_result_alloc (magvlt_context *ctx, const magvlt_sampling_params *p,
                                     magvlt_result *r);
 /* Frees the job; on failure also the result; on success ranks the candidates. */

@@ -118,6 +118,8 @@ magvlt_edit_image (magvlt_context *ctx, const magvlt_sampling_params *params,
   if (!ctx || !params || !result)
     return mv_fail (MAGVLT_ERR_INVALID_ARG, "magvlt_edit_image: NULL argument");
   memset (result, 0, sizeof *result);
+  if (!ctx->model->has_stage2) /* before any array sized by the transformer */
+    return mv_jobs_need_transformer (ctx);
   magvlt_edit_params ep = edit ? *edit : magvlt_edit_default_params ();
   const mv_hparams *hp = &ctx->model->hp;
   int ni = hp->ctx_len_img;
@@ -158,14 +160,10 @@ magvlt_edit_image (magvlt_context *ctx, const magvlt_sampling_params *params,
   float r0 = ep.strength >= 1.0f ? 0.0f : (float) (acos (ep.strength) * 2.0 / M_PI);
   for (int k = 0; st == MAGVLT_OK && k < params->n_candidates; k++)
     {
-      magvlt_candidate *c = &result->candidates[k];
       mv_rng rng;
+      magvlt_candidate *c = mv_jobs_begin_candidate (&job, result, k, 3, &rng);
       double ll = 0.0;
       int n_ll = 0;
-      c->seed = params->seed + (uint64_t) k;
-      mv_rng_seed (&rng, c->seed, 3);
-      job.candidate = k;
-      result->n_candidates = k + 1;
       memcpy (codes, e.codes0, sizeof codes);
       for (int i = 0; i < ni; i++)
         known[i] = !e.region[i];
@@ -224,6 +222,8 @@ magvlt_infill_text (magvlt_context *ctx, const magvlt_sampling_params *params,
   if (!ctx || !params || !result || !text)
     return mv_fail (MAGVLT_ERR_INVALID_ARG, "magvlt_infill_text: NULL argument");
   memset (result, 0, sizeof *result);
+  if (!ctx->model->has_stage2) /* before any array sized by the transformer */
+    return mv_jobs_need_transformer (ctx);
   const mv_hparams *hp = &ctx->model->hp;
   int t = hp->ctx_len_txt;
   const char *mark = strstr (text, "[MASK]");
@@ -291,14 +291,10 @@ magvlt_infill_text (magvlt_context *ctx, const magvlt_sampling_params *params,
   int32_t work[t];
   for (int k = 0; st == MAGVLT_OK && k < params->n_candidates; k++)
     {
-      magvlt_candidate *c = &result->candidates[k];
       mv_rng rng;
+      magvlt_candidate *c = mv_jobs_begin_candidate (&job, result, k, 4, &rng);
       double ll = 0.0;
       int n_ll = 0;
-      c->seed = params->seed + (uint64_t) k;
-      mv_rng_seed (&rng, c->seed, 4);
-      job.candidate = k;
-      result->n_candidates = k + 1;
       memcpy (work, txt, sizeof work);
       if ((st = mv_refine_text (&job, codes, work, n, editable, &rng, &ll, &n_ll)))
         break;

@@ -106,7 +106,8 @@ mv_tensor_bind (const gguf_file *f, mv_tensor *t, const char *name, int n_dims,
     }
   t->name = g->name;
   t->data = g->data;
-  t->f16 = g->type == GGUF_TENSOR_F16;
+  t->f16 = g->type == GGUF_TENSOR_F16 || g->type == GGUF_TENSOR_BF16;
+  t->bf16 = g->type == GGUF_TENSOR_BF16;
   t->rows = n_dims == 1 ? 1 : shape[0];
   t->cols = (int64_t) g->n_elements / t->rows;
   return MAGVLT_OK;
@@ -223,9 +224,9 @@ convert_f16_vectors (magvlt_model *m)
       for (size_t i = 0; i < n; i++)
         if (vs[i]->f16)
           {
-            mv_f16_to_f32 (vs[i]->data, dst, (size_t) vs[i]->cols);
+            mv_half_to_f32 (vs[i]->data, vs[i]->bf16, dst, (size_t) vs[i]->cols);
             vs[i]->data = dst;
-            vs[i]->f16 = false;
+            vs[i]->f16 = vs[i]->bf16 = false;
             dst += vs[i]->cols;
           }
     }
@@ -236,7 +237,7 @@ convert_f16_vectors (magvlt_model *m)
 static void
 count_params (magvlt_model *m)
 {
-  int n_f16 = 0, n_mat = 0;
+  int n_f16 = 0, n_bf16 = 0, n_mat = 0;
   for (uint64_t i = 0; i < m->file.n_tensors; i++)
     {
       const gguf_tensor *t = &m->file.tensors[i];
@@ -247,12 +248,40 @@ count_params (magvlt_model *m)
             {
               n_mat++;
               n_f16 += t->type == GGUF_TENSOR_F16;
+              n_bf16 += t->type == GGUF_TENSOR_BF16;
             }
         }
       else if (strncmp (t->name, "vqgan.", 6) == 0)
         m->n_params_vqgan += (int64_t) t->n_elements;
     }
-  m->weight_type = n_f16 == 0 ? "f32" : n_f16 == n_mat ? "f16" : "mixed";
+  m->weight_type = n_f16 + n_bf16 == 0 ? "f32"
+                   : n_f16 == n_mat    ? "f16"
+                   : n_bf16 == n_mat   ? "bf16"
+                                       : "mixed";
+}
+
+/* A file without stage2.* tensors: a VQGAN-only model (`magvlt convert
+ * --vqgan` alone) for the vq commands. The transformer's hyper-parameters
+ * stay zero except the image grid and codebook size; magvlt_forward and the
+ * generation jobs refuse it (MAGVLT_ERR_UNSUPPORTED). */
+static magvlt_status
+load_vqgan_only (magvlt_model *m)
+{
+  magvlt_status st = mv_vqgan_load (&m->file, NULL, &m->vq);
+  if (st != MAGVLT_OK)
+    return st;
+  if (!m->vq)
+    return mv_fail (MAGVLT_ERR_FORMAT,
+                    "the file has neither stage2.* tensors (a transformer) nor magvlt.vqgan.* "
+                    "metadata (a VQGAN)");
+  m->hp.vocab_size_img = m->vq->n_embed;
+  m->hp.image_grid = m->vq->grid;
+  m->hp.ctx_len_img = m->vq->grid * m->vq->grid;
+  for (uint64_t i = 0; i < m->file.n_tensors; i++)
+    if (strncmp (m->file.tensors[i].name, "vqgan.", 6) == 0)
+      m->n_params_vqgan += (int64_t) m->file.tensors[i].n_elements;
+  m->weight_type = "none";
+  return MAGVLT_OK;
 }
 
 static magvlt_status
@@ -283,15 +312,25 @@ load_into (magvlt_model *m, const char *path, const magvlt_model_params *p)
   if (gguf_find_kv (&m->file, "general.name")
       && (st = gguf_get_str (&m->file, "general.name", m->name, sizeof m->name)) != MAGVLT_OK)
     return st;
-  if ((st = read_hparams (&m->file, &m->hp)) != MAGVLT_OK || (st = bind_all (m)) != MAGVLT_OK
-      || (st = convert_f16_vectors (m)) != MAGVLT_OK
-      || (st = mv_vqgan_load (&m->file, &m->hp, &m->vq)) != MAGVLT_OK)
-    return st;
-  if ((st = mv_tokenizer_load (&m->file, m->hp.vocab_size_txt, m->hp.text_eot_id, m->hp.ctx_len_txt,
-                               &m->tokenizer))
-      != MAGVLT_OK)
-    return st;
-  count_params (m);
+  for (uint64_t i = 0; i < m->file.n_tensors && !m->has_stage2; i++)
+    m->has_stage2 = strncmp (m->file.tensors[i].name, "stage2.", 7) == 0;
+  if (!m->has_stage2)
+    {
+      if ((st = load_vqgan_only (m)) != MAGVLT_OK)
+        return st;
+    }
+  else
+    {
+      if ((st = read_hparams (&m->file, &m->hp)) != MAGVLT_OK || (st = bind_all (m)) != MAGVLT_OK
+          || (st = convert_f16_vectors (m)) != MAGVLT_OK
+          || (st = mv_vqgan_load (&m->file, &m->hp, &m->vq)) != MAGVLT_OK)
+        return st;
+      if ((st = mv_tokenizer_load (&m->file, m->hp.vocab_size_txt, m->hp.text_eot_id,
+                                   m->hp.ctx_len_txt, &m->tokenizer))
+          != MAGVLT_OK)
+        return st;
+      count_params (m);
+    }
   if (p->progress_callback && !p->progress_callback (1.0f, p->progress_user_data))
     return mv_fail (MAGVLT_ABORTED, "loading was cancelled");
   return MAGVLT_OK;
@@ -323,9 +362,15 @@ magvlt_model_load (const char *path, const magvlt_model_params *params, magvlt_m
       magvlt_model_free (m);
       return st;
     }
-  mv_log (p.log_callback, p.log_user_data, MAGVLT_LOG_INFO,
-          "loaded %s: %d layers, width %d, %d heads, %s weights%s", path, m->hp.n_layers,
-          m->hp.embed_dim, m->hp.n_heads, m->weight_type, m->file.mmapped ? ", mapped" : "");
+  if (m->has_stage2)
+    mv_log (p.log_callback, p.log_user_data, MAGVLT_LOG_INFO,
+            "loaded %s: %d layers, width %d, %d heads, %s weights%s", path, m->hp.n_layers,
+            m->hp.embed_dim, m->hp.n_heads, m->weight_type, m->file.mmapped ? ", mapped" : "");
+  else
+    mv_log (p.log_callback, p.log_user_data, MAGVLT_LOG_INFO,
+            "loaded %s: a VQGAN-only model (%dx%d codes, %d-entry codebook)%s", path,
+            m->hp.image_grid, m->hp.image_grid, m->hp.vocab_size_img,
+            m->file.mmapped ? ", mapped" : "");
   *out = m;
   return MAGVLT_OK;
 }
@@ -378,6 +423,7 @@ magvlt_model_get_info (const magvlt_model *m, magvlt_model_info *info)
     .image_resolution = m->vq ? m->vq->resolution : 0,
     .vq_z_channels = m->vq ? m->vq->z_channels : 0,
     .vq_embed_dim = m->vq ? m->vq->embed_dim : 0,
+    .has_transformer = m->has_stage2,
   };
   return MAGVLT_OK;
 }

@@ -12,7 +12,8 @@
 typedef struct {
   const char *name;
   const void *data;
-  bool f16;
+  bool f16;  /* stored as 16-bit floats: IEEE half, or bfloat16 when bf16 is set */
+  bool bf16; /* (with f16) the 16 bits are bfloat16 */
   int64_t rows;
   int64_t cols;
 } mv_tensor;
@@ -71,6 +72,8 @@ struct magvlt_model {
   mv_tensor len_w;    /* [T, C] */
 
   struct mv_vqgan *vq; /* NULL when the file has no VQGAN */
+  bool has_stage2;     /* false: a VQGAN-only model (no stage2.* tensors); hp
+                          then holds only the image grid and codebook size */
   float *converted;    /* f16 vectors converted to f32 at load */
   int64_t n_params_stage2;
   int64_t n_params_vqgan;

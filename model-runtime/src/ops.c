@@ -121,9 +121,9 @@ mv_attention (const float *q, const float *k, const float *v, int l, int c, int 
 }
 
 void
-mv_add_row (const void *table, bool is_f16, int64_t row, int c, float *dst)
+mv_add_row (const void *table, int kind, int64_t row, int c, float *dst)
 {
-  if (!is_f16)
+  if (kind == MV_ROW_F32)
     {
       const float *src = (const float *) table + (size_t) row * c;
       for (int j = 0; j < c; j++)
@@ -135,7 +135,7 @@ mv_add_row (const void *table, bool is_f16, int64_t row, int c, float *dst)
   for (int j0 = 0; j0 < c; j0 += 256)
     {
       int nj = c - j0 < 256 ? c - j0 : 256;
-      mv_f16_to_f32 (src + j0, tmp, (size_t) nj);
+      mv_half_to_f32 (src + j0, kind == MV_ROW_BF16, tmp, (size_t) nj);
       for (int j = 0; j < nj; j++)
         dst[j0 + j] += tmp[j];
     }
@@ -195,4 +195,23 @@ mv_f16_to_f32 (const uint16_t *src, float *dst, size_t n)
 #endif
   for (size_t i = 0; i < n; i++)
     dst[i] = f16_to_f32_scalar (src[i]);
+}
+
+void
+mv_bf16_to_f32 (const uint16_t *src, float *dst, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      uint32_t bits = (uint32_t) src[i] << 16;
+      memcpy (dst + i, &bits, 4);
+    }
+}
+
+void
+mv_half_to_f32 (const void *src, bool bf16, float *dst, size_t n)
+{
+  if (bf16)
+    mv_bf16_to_f32 (src, dst, n);
+  else
+    mv_f16_to_f32 (src, dst, n);
 }

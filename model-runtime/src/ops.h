@@ -40,12 +40,19 @@ void mv_softmax_prefix (float *row, int n_valid, int n_total);
 void mv_attention (const float *q, const float *k, const float *v, int l, int c, int h,
                    const int32_t *kv_len, float *scores, float *out);
 
-/* dst[0..c) += row `row` of a [rows, c] table stored as f32 (is_f16 false)
- * or IEEE half (is_f16 true). */
-void mv_add_row (const void *table, bool is_f16, int64_t row, int c, float *dst);
+/* dst[0..c) += row `row` of a [rows, c] table stored as f32 (kind
+ * MV_ROW_F32 = 0), IEEE half (MV_ROW_F16 = 1) or bfloat16 (MV_ROW_BF16). */
+enum { MV_ROW_F32 = 0, MV_ROW_F16 = 1, MV_ROW_BF16 = 2 };
+void mv_add_row (const void *table, int kind, int64_t row, int c, float *dst);
 
 /* IEEE half → float, n values. Uses F16C when the CPU has it. */
 void mv_f16_to_f32 (const uint16_t *src, float *dst, size_t n);
+
+/* bfloat16 → float, n values (exact: a shift into the upper half). */
+void mv_bf16_to_f32 (const uint16_t *src, float *dst, size_t n);
+
+/* A 16-bit tensor → float: bfloat16 when bf16, else IEEE half. */
+void mv_half_to_f32 (const void *src, bool bf16, float *dst, size_t n);
 
 /* Naive references (ops_naive.c). mv_attention_naive takes a full boolean
  * mask allow: [L, L] (nonzero = may attend) instead of prefix lengths. */

@@ -12,11 +12,15 @@
  * mask is one prefix length per query row: every row sees all P positions,
  * except the BOT row of the I2T layout, which sees only indices 0..I+3. */
 #include "context.h"
+#include "jobs.h"
 #include "ops.h"
 #include "status.h"
 #include "threads.h"
 
 #include <string.h>
+
+/* The mv_add_row storage kind of a table. */
+#define ROW_KIND(t) ((t)->bf16 ? MV_ROW_BF16 : (t)->f16 ? MV_ROW_F16 : MV_ROW_F32)
 
 /* A weight matrix as floats: f32 tensors are used in place, f16 ones are
  * expanded into the context's scratch (valid until the next call). */
@@ -25,7 +29,7 @@ weight (magvlt_context *ctx, const mv_tensor *t)
 {
   if (!t->f16)
     return t->data;
-  mv_f16_to_f32 (t->data, ctx->wbuf, (size_t) (t->rows * t->cols));
+  mv_half_to_f32 (t->data, t->bf16, ctx->wbuf, (size_t) (t->rows * t->cols));
   return ctx->wbuf;
 }
 
@@ -147,13 +151,13 @@ embed (magvlt_context *ctx, int p)
       bool special_row = ctx->seq_seg[r] == MV_SEG_SPC || ctx->seq_masked[r];
       const mv_tensor *table = special_row ? &m->tok_emb_spc : &m->tok_emb;
 
-      mv_add_row (table->data, table->f16, ctx->seq_row[r], c, x);
+      mv_add_row (table->data, ROW_KIND (table), ctx->seq_row[r], c, x);
       if (special_row)
-        mv_add_row (m->pos_spc.data, m->pos_spc.f16, pos, c, x);
+        mv_add_row (m->pos_spc.data, ROW_KIND (&m->pos_spc), pos, c, x);
       if (ctx->seq_seg[r] == MV_SEG_IMG)
-        mv_add_row (m->pos_img.data, m->pos_img.f16, pos, c, x);
+        mv_add_row (m->pos_img.data, ROW_KIND (&m->pos_img), pos, c, x);
       else if (ctx->seq_seg[r] == MV_SEG_TXT)
-        mv_add_row (m->pos_txt.data, m->pos_txt.f16, pos, c, x);
+        mv_add_row (m->pos_txt.data, ROW_KIND (&m->pos_txt), pos, c, x);
     }
 }
 
@@ -226,8 +230,8 @@ lm_head (magvlt_context *ctx, int g0, int n_slots, const uint8_t *want, int voff
           {
             int nv = (int) (ctx->wbuf_floats / (size_t) c);
             nv = v - v0 < nv ? v - v0 : nv;
-            mv_f16_to_f32 ((const uint16_t *) m->tok_emb.data + (size_t) (voff + v0) * c, ctx->wbuf,
-                           (size_t) nv * c);
+            mv_half_to_f32 ((const uint16_t *) m->tok_emb.data + (size_t) (voff + v0) * c,
+                            m->tok_emb.bf16, ctx->wbuf, (size_t) nv * c);
             mv_gemm (false, true, r, nv, c, 1.0f, ctx->att, c, ctx->wbuf, c, 0.0f, out + v0, v);
           }
       for (int k = 0; k < r; k++)
@@ -267,6 +271,8 @@ magvlt_forward (magvlt_context *ctx, const magvlt_forward_input *in, magvlt_forw
 {
   if (!ctx || !in || !out)
     return mv_fail (MAGVLT_ERR_INVALID_ARG, "magvlt_forward: NULL argument");
+  if (!ctx->model->has_stage2)
+    return mv_jobs_need_transformer (ctx);
   magvlt_status st = check_input (ctx, in);
   if (st != MAGVLT_OK)
     return st;

@@ -40,7 +40,7 @@ weights (vq_run *r, const mv_tensor *t)
 {
   if (!t->f16)
     return t->data;
-  mv_f16_to_f32 (t->data, r->ctx->vq_w, (size_t) (t->rows * t->cols));
+  mv_half_to_f32 (t->data, t->bf16, r->ctx->vq_w, (size_t) (t->rows * t->cols));
   return r->ctx->vq_w;
 }
 
@@ -349,6 +349,9 @@ magvlt_vq_compute_palette (magvlt_context *ctx, float *palette)
    * it is a preview colour, not a reconstruction). */
   for (int g0 = 0; st == MAGVLT_OK && g0 < vq->n_embed; g0 += p)
     {
+      if (ctx->callbacks.progress)
+        ctx->callbacks.progress (MAGVLT_STAGE_DECODE, g0 / p, (vq->n_embed + p - 1) / p, 0, 1,
+                                 ctx->callbacks.user_data);
       for (int i = 0; i < p; i++)
         codes[i] = (g0 + i) % vq->n_embed;
       st = magvlt_vq_decode (ctx, codes, NULL, 0, raw);

@@ -74,7 +74,8 @@ typedef struct mv_vqgan {
 } mv_vqgan;
 
 /* Binds the VQGAN when the file has magvlt.vqgan.* metadata (*out NULL
- * otherwise). Checks the geometry and every tensor's shape. */
+ * otherwise). Checks the geometry and every tensor's shape; hp NULL (a
+ * VQGAN-only model) skips the cross-checks against the transformer. */
 magvlt_status mv_vqgan_load (const gguf_file *file, const mv_hparams *hp, mv_vqgan **out);
 void mv_vqgan_free (mv_vqgan *vq);
 

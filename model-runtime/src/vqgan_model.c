@@ -49,9 +49,9 @@ bind_vec (binder *bd, mv_tensor *t, const char *name, int64_t n)
       free (v);
       return mv_fail (MAGVLT_ERR_NOMEM, "out of memory");
     }
-  mv_f16_to_f32 (t->data, v, (size_t) n);
+  mv_half_to_f32 (t->data, t->bf16, v, (size_t) n);
   t->data = v;
-  t->f16 = false;
+  t->f16 = t->bf16 = false;
   return MAGVLT_OK;
 }
 
@@ -178,16 +178,16 @@ bind_level (binder *bd, mv_vq_level *lv, const char *prefix, int n_blocks, int c
 }
 
 static magvlt_status
-read_array (const gguf_file *f, const char *key, int *out, int max, int *n_out)
+read_array (const gguf_file *f, const char *key, int *out, int min, int max, int *n_out)
 {
   const gguf_kv *kv = gguf_find_kv (f, key);
   if (!kv)
     return mv_fail (MAGVLT_ERR_FORMAT, "required key '%s' is missing", key);
   if (kv->type != GGUF_TYPE_ARRAY || kv->v.arr.type != GGUF_TYPE_UINT32)
     return mv_fail (MAGVLT_ERR_FORMAT, "key '%s' must be an array of u32", key);
-  if (kv->v.arr.n < 1 || kv->v.arr.n > (uint64_t) max)
-    return mv_fail (MAGVLT_ERR_FORMAT, "key '%s' has %llu entries (1 to %d allowed)", key,
-                    (unsigned long long) kv->v.arr.n, max);
+  if (kv->v.arr.n < (uint64_t) min || kv->v.arr.n > (uint64_t) max)
+    return mv_fail (MAGVLT_ERR_FORMAT, "key '%s' has %llu entries (%d to %d allowed)", key,
+                    (unsigned long long) kv->v.arr.n, min, max);
   for (uint64_t i = 0; i < kv->v.arr.n; i++)
     {
       const uint8_t *p = kv->v.arr.data + 4 * i;
@@ -223,9 +223,10 @@ read_geometry (const gguf_file *f, const mv_hparams *hp, mv_vqgan *vq)
       || (st = get_int (f, "magvlt.vqgan.in_channels", 3, 3, &vq->in_channels))
       || (st = get_int (f, "magvlt.vqgan.out_ch", 3, 3, &vq->out_ch))
       || (st = get_int (f, "magvlt.vqgan.ch", 1, 4096, &vq->ch))
-      || (st = read_array (f, "magvlt.vqgan.ch_mult", vq->ch_mult, MV_VQ_MAX_LEVELS, &vq->n_levels))
+      || (st =
+            read_array (f, "magvlt.vqgan.ch_mult", vq->ch_mult, 1, MV_VQ_MAX_LEVELS, &vq->n_levels))
       || (st = get_int (f, "magvlt.vqgan.num_res_blocks", 1, 16, &vq->num_res_blocks))
-      || (st = read_array (f, "magvlt.vqgan.attn_resolutions", vq->attn_res, MV_VQ_MAX_LEVELS,
+      || (st = read_array (f, "magvlt.vqgan.attn_resolutions", vq->attn_res, 0, MV_VQ_MAX_LEVELS,
                            &vq->n_attn_res))
       || (st = get_int (f, "magvlt.vqgan.z_channels", 1, 4096, &vq->z_channels))
       || (st = get_int (f, "magvlt.vqgan.embed_dim", 1, 4096, &vq->embed_dim))
@@ -238,6 +239,8 @@ read_geometry (const gguf_file *f, const mv_hparams *hp, mv_vqgan *vq)
                     "after the first)",
                     vq->resolution, vq->n_levels - 1);
   vq->grid = vq->resolution / down;
+  if (!hp) /* a VQGAN-only model: nothing to cross-check */
+    return MAGVLT_OK;
   if (vq->n_embed != hp->vocab_size_img)
     return mv_fail (MAGVLT_ERR_FORMAT,
                     "magvlt.vqgan.n_embed %d differs from magvlt.vocab_size_img %d", vq->n_embed,
@@ -341,7 +344,7 @@ bind_codebook (binder *bd)
       vq->codebook_owned = malloc (n * sizeof (float));
       if (!vq->codebook_owned)
         return mv_fail (MAGVLT_ERR_NOMEM, "out of memory for the codebook");
-      mv_f16_to_f32 (cb.data, vq->codebook_owned, n);
+      mv_half_to_f32 (cb.data, cb.bf16, vq->codebook_owned, n);
       vq->codebook = vq->codebook_owned;
     }
   else

@@ -156,6 +156,12 @@ cli_forward (int argc, char **argv)
     }
   magvlt_model_info info;
   magvlt_model_get_info (model, &info);
+  if (!cli_need_transformer ("forward", model_path, &info))
+    {
+      magvlt_model_free (model);
+      mv_case_file_clear (&cf);
+      return CLI_EXIT_FAILED;
+    }
   magvlt_context_params cp = magvlt_context_default_params ();
   cp.n_threads = n_threads;
   magvlt_context *ctx = NULL;

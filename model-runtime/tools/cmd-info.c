@@ -37,6 +37,15 @@ cli_info (int argc, char **argv)
   printf ("parameters:     %lld transformer, %lld VQGAN\n", (long long) in.n_params_stage2,
           (long long) in.n_params_vqgan);
   printf ("weights:        %s\n", in.weight_type);
+  if (!in.has_transformer)
+    {
+      printf ("transformer:    none (a VQGAN-only model: `magvlt vq` works, text and generation "
+              "commands do not)\n");
+      printf ("image codes:    %dx%d grid, %d-entry codebook, %dx%d pixels\n", in.image_grid,
+              in.image_grid, in.vocab_size_img, in.image_resolution, in.image_resolution);
+      magvlt_model_free (model);
+      return CLI_EXIT_OK;
+    }
   printf ("transformer:    %d layers, width %d, %d heads (head dim %d), MLP %d\n", in.n_layers,
           in.embed_dim, in.n_heads, in.embed_dim / in.n_heads, in.mlp_hidden);
   printf ("sequence:       %d = 4 + %d image tokens (%dx%d grid) + %d text slots\n", in.seq_len,

@@ -393,6 +393,8 @@ open_model (job_run *r)
     }
   magvlt_model_get_info (r->model, &r->info);
   magvlt_tokenizer_info ti;
+  if (!cli_need_transformer (r->cmd, r->model_path, &r->info))
+    return CLI_EXIT_FAILED;
   if (!r->info.has_vqgan || r->info.image_resolution <= 0)
     {
       fprintf (stderr,

@@ -145,6 +145,11 @@ cli_tokenize (int argc, char **argv)
     return CLI_EXIT_FAILED;
   magvlt_model_info info;
   magvlt_model_get_info (model, &info);
+  if (!cli_need_transformer ("tokenize", model_path, &info))
+    {
+      magvlt_model_free (model);
+      return CLI_EXIT_FAILED;
+    }
   g_autofree int32_t *ids = g_new (int32_t, info.ctx_len_txt);
   magvlt_tokenize_result r;
   magvlt_status st = magvlt_tokenize (model, text, len, ids, info.ctx_len_txt, &r);

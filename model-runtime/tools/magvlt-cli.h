@@ -12,6 +12,7 @@
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
 
 int cli_info (int argc, char **argv);
+int cli_convert (int argc, char **argv);
 int cli_forward (int argc, char **argv);
 int cli_bench (int argc, char **argv);
 int cli_vq (int argc, char **argv);
@@ -31,6 +32,10 @@ gboolean cli_parse (const char *command, const char *summary, const char *descri
 
 /* Loads a model, printing the library's message on failure. */
 magvlt_model *cli_load_model (const char *path);
+
+/* FALSE, with a message, for a VQGAN-only model (no transformer). */
+gboolean cli_need_transformer (const char *command, const char *path,
+                               const magvlt_model_info *info);
 
 /* Wall-clock milliseconds. */
 double cli_now_ms (void);

@@ -18,6 +18,7 @@ static const struct {
   { "infill", cli_infill, "fill the [MASK] in a caption from an image" },
   { "joint", cli_joint, "generate an image and its caption from nothing" },
   { "info", cli_info, "print a model file's architecture, geometry and size" },
+  { "convert", cli_convert, "convert official MAGVLT / VQGAN checkpoints into a model file" },
   { "forward", cli_forward, "run one transformer forward pass per case and save the outputs" },
   { "bench", cli_bench, "time the engine's stages on a model and print medians" },
   { "vq", cli_vq, "encode an image into VQGAN codes, or decode codes into an image" },
@@ -68,6 +69,19 @@ cli_load_model (const char *path)
       return NULL;
     }
   return model;
+}
+
+gboolean
+cli_need_transformer (const char *command, const char *path, const magvlt_model_info *info)
+{
+  if (info->has_transformer)
+    return TRUE;
+  fprintf (stderr,
+           "magvlt %s: %s is a VQGAN-only model (converted from a VQGAN checkpoint alone): it has "
+           "no transformer, so only `magvlt vq` works with it; convert the MAGVLT checkpoint with "
+           "`magvlt convert --ckpt`\n",
+           command, path);
+  return FALSE;
 }
 
 double

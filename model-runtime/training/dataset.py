@@ -111,7 +111,7 @@ def slug(s: str) -> str:
 def phrase(label: str) -> str:
     """CLDR label -> lower-case ASCII noun phrase used in captions."""
     s = ascii_fold(label).lower().strip()
-    s = s.replace("(", "").replace(")", "")
+    s = s.replace("(", "").replace(")", "").replace(".", "")  # post_caption cuts at "."
     if ":" in s:
         head, tail = (x.strip() for x in s.split(":", 1))
         if head == "flag":
@@ -347,7 +347,7 @@ def assign_splits(icons: List[Icon]) -> Dict[Tuple[str, str], str]:
 
 
 def build(node_modules: str, out_dir: str, styles: List[str], max_concepts: int = 0,
-          train_backgrounds: int = 2, composites_train: int = 16000, composites_eval: int = 600,
+          train_backgrounds: int = 4, composites_train: int = 16000, composites_eval: int = 600,
           write_png: bool = True, log=print) -> dict:
     t0 = time.time()
     c = load_cldr(node_modules)
@@ -472,7 +472,7 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="output folder (dataset.npz, meta.json, png/)")
     ap.add_argument("--styles", default=",".join(STYLES), help="comma-separated subset of: " + ", ".join(STYLES))
     ap.add_argument("--max-concepts", type=int, default=0, help="keep a fixed subset of N concepts (tests)")
-    ap.add_argument("--train-backgrounds", type=int, default=2)
+    ap.add_argument("--train-backgrounds", type=int, default=4)
     ap.add_argument("--composites-train", type=int, default=16000)
     ap.add_argument("--composites-eval", type=int, default=600)
     ap.add_argument("--no-png", action="store_true")

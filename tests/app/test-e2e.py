@@ -39,9 +39,9 @@ def check(ok: bool, what: str) -> None:
 
 
 class App:
-    def __init__(self, exe: str, model: str) -> None:
+    def __init__(self, exe: str, model: str, env: dict) -> None:
         self.proc = subprocess.Popen([exe, "--model", model], stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, env=env)
         self.bus = Gio.bus_get_sync(Gio.BusType.SESSION)
         self.changes = []  # (name, value) in the order the app announced them
         self.bus.signal_subscribe(APP_ID, "org.gtk.Actions", "Changed", WIN, None,
@@ -134,7 +134,7 @@ def pixels(path: str):
 
 
 def main() -> None:
-    exe, cli, model, workdir = sys.argv[1:5]
+    exe, cli, model, workdir, official_ckpt = sys.argv[1:6]
     os.makedirs(workdir, exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="e2e-", dir=workdir)
     img = os.path.join(tmp, "photo.png")
@@ -151,7 +151,9 @@ def main() -> None:
     with open(corrupt, "wb") as f:
         f.write(b"\x89PNG\r\n\x1a\n this is not really a png")
 
-    app = App(exe, model)
+    # imported models go to $XDG_DATA_HOME/magvlt/models: a private one
+    data_home = os.path.join(tmp, "data-home")
+    app = App(exe, model, dict(os.environ, XDG_DATA_HOME=data_home))
     check(app.state("model-loaded") is True, f"model loaded ({app.state('model-name')})")
 
     # caption, compared with the CLI on the same model, image and seed
@@ -228,6 +230,14 @@ def main() -> None:
     check("could not be loaded" in (app.state("last-error") or "") and app.alive()
           and app.state("model-loaded") is True,
           f"broken model file: {app.state('last-error')!r}, previous model kept")
+
+    # importing the official tiny checkpoint (its config.yaml lies next to it)
+    app.act("import-model", GLib.Variant("s", official_ckpt))
+    app.wait(lambda: app.state("model-name") == "tiny-magvlt" or "imported" in (app.state("last-error") or ""),
+             120, "the import")
+    imported = os.path.join(data_home, "magvlt", "models", "tiny-magvlt.gguf")
+    check(app.state("model-name") == "tiny-magvlt" and os.path.exists(imported),
+          f"import-model converted the official checkpoint and switched to it ({app.state('model-name')})")
 
     app.quit()
     shutil.rmtree(tmp, ignore_errors=True)

@@ -2,12 +2,16 @@
  * expected arrays from the official code (tests/data/official/expected/
  * vqgan.*.npy) or from our PyTorch reference (make_parity_cases.py).
  *
- * Usage: test-vqgan-parity MODEL EXPECTED_DIR official|reference
+ * Usage: test-vqgan-parity MODEL EXPECTED_DIR official|reference|f16|bf16
  *
  * Float outputs (encoder output, pre-quantisation latents, decoded image)
  * must agree within 5e-5; uint8 pixels within ±1 (truncation of a value next
  * to an integer can flip). Codes: identical (official), or ≥ 99.9 % identical
- * with every difference a near-tie (reference; the test prints each one). */
+ * with every difference a near-tie (reference; the test prints each one).
+ * f16, bf16: a model with 16-bit weights against float32 expectations: float
+ * outputs within 5e-3 (f16) or 4e-2 (bf16) of the array's largest
+ * magnitude, pixels within 2 or 6, codes identical (the official tiny model
+ * shows 3.3e-3 / 1.9e-2 and 1 / 3). */
 #include "magvlt.h"
 #include "npy.h"
 
@@ -18,6 +22,8 @@
 #include <string.h>
 
 static int n_passed, n_failed;
+static double half_tol; /* 0, or the f16/bf16 relative tolerance */
+static int pixel_tol = 1;
 
 static void
 report (bool ok, const char *fmt, ...)
@@ -55,15 +61,18 @@ compare_f32 (const char *what, const float *got, const npy_array *want, size_t n
       return;
     }
   const float *w = want->data;
-  double worst = 0.0;
+  double worst = 0.0, max_abs = 0.0;
   size_t at = 0;
   for (size_t i = 0; i < n; i++)
     {
       double d = fabs ((double) got[i] - w[i]);
       if (!(d <= worst))
         worst = isnan (d) ? INFINITY : d, at = i;
+      max_abs = fabs (w[i]) > max_abs ? fabs (w[i]) : max_abs;
     }
-  report (worst <= tol, "%-22s max|diff| %.3g (tol %.0e)%s", what, worst, tol, "");
+  if (half_tol > 0.0)
+    tol = half_tol * max_abs;
+  report (worst <= tol, "%-22s max|diff| %.3g (tol %.2g)%s", what, worst, tol, "");
   if (worst > tol)
     printf ("     worst at %zu: engine %.7g, expected %.7g\n", at, (double) got[at],
             (double) w[at]);
@@ -80,8 +89,8 @@ compare_pixels (const char *what, const uint8_t *got, const npy_array *want, siz
       worst = d > worst ? d : worst;
       n_off += d != 0;
     }
-  report (worst <= 1 && (size_t) want->n_elements == n, "%-22s max|diff| %d, %d of %zu differ by 1",
-          what, worst, n_off, n);
+  report (worst <= pixel_tol && (size_t) want->n_elements == n,
+          "%-22s max|diff| %d (tol %d), %d of %zu differ", what, worst, pixel_tol, n_off, n);
 }
 
 /* Codes: identical, or (reference mode) near-ties only. */
@@ -103,13 +112,19 @@ compare_codes (const char *what, const int32_t *got, const npy_array *want, int 
 int
 main (int argc, char **argv)
 {
-  if (argc != 4 || (strcmp (argv[3], "official") && strcmp (argv[3], "reference")))
+  if (argc != 4
+      || (strcmp (argv[3], "official") && strcmp (argv[3], "reference") && strcmp (argv[3], "f16")
+          && strcmp (argv[3], "bf16")))
     {
-      fprintf (stderr, "usage: test-vqgan-parity MODEL EXPECTED_DIR official|reference\n");
+      fprintf (stderr, "usage: test-vqgan-parity MODEL EXPECTED_DIR official|reference|f16|bf16\n");
       return 2;
     }
   const char *dir = argv[2];
   bool official = strcmp (argv[3], "official") == 0;
+  if (strcmp (argv[3], "f16") == 0)
+    half_tol = 5e-3, pixel_tol = 2, official = true;
+  else if (strcmp (argv[3], "bf16") == 0)
+    half_tol = 4e-2, pixel_tol = 6, official = true;
   magvlt_model *model = NULL;
   magvlt_context *ctx = NULL;
   magvlt_model_info in;

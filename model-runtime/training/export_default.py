@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""Export a trained model (train.py stage-2 checkpoint + vqgan_train.py VQGAN + charbpe.py
+vocabulary) in the official layout, then into the GGUF model file the engine loads.
+
+1. Official layout (what `magvlt convert` will read once the converter issue lands):
+     NAME.ckpt          torch file {"state_dict": {"model.*": stage 2, "model_vqvae.*": VQGAN}}
+     NAME.yaml          the official config schema (stage1 / stage2 / dataset / sampling)
+     NAME-merges.txt    BPE merges with HuggingFace's "#version: 0.2" header
+     NAME-vocab.json    {token: id} (HuggingFace CharBPETokenizer vocabulary)
+2. GGUF: the official files are read back through export_gguf.py's loader and checks
+   (load_official_state_dict, geometry_from_yaml, check_shapes), and written with the tokenizer
+   keys and the VQGAN preview palette (vqgan_reference.compute_palette on the stored weights).
+
+Example:
+    python3 export_default.py --work /work/cache/magvlt-train/work --official-dir /tmp/official \\
+        --out data/models/default.gguf
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+import torch
+import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from charbpe import CharBpe  # noqa: E402
+from export_gguf import (check_shapes, geometry_from_yaml, stage2_shapes,  # noqa: E402
+                         vqgan_shapes, write_model_gguf)
+from reference import load_official_state_dict  # noqa: E402
+
+
+def official_yaml(cfg: dict, vq_geom: dict, tok: CharBpe, name: str, args: dict) -> dict:
+    return {
+        "dataset": {"tokenizer": {"type": "CharBPE", "vocab": f"{name}-vocab.json",
+                                  "merges": f"{name}-merges.txt",
+                                  "hparams": {"context_length": tok.ctx_len, "bpe_pdrop": 0.0}},
+                    "use_hnh_task": True, "hnh_task_scheme": 1},
+        "stage1": {"type": "vqgan", "embed_dim": vq_geom["embed_dim"], "n_embed": vq_geom["n_embed"],
+                   "hparams": {"double_z": False, "z_channels": vq_geom["z_channels"],
+                               "resolution": vq_geom["resolution"], "in_channels": vq_geom["in_channels"],
+                               "out_ch": vq_geom["out_ch"], "ch": vq_geom["ch"], "ch_mult": vq_geom["ch_mult"],
+                               "num_res_blocks": vq_geom["num_res_blocks"],
+                               "attn_resolutions": vq_geom["attn_resolutions"], "pdrop": 0.0}},
+        "stage2": {"type": "maskgit", "backbone": "transformer1d",
+                   "vocab_size_txt": cfg["vocab_size_txt"], "vocab_size_img": cfg["vocab_size_img"],
+                   "mask_hparams": {"task": "it2it-task", "task_weights": args.get("task_weights", "8,1,1"),
+                                    "i2t_schedule": "linear", "i2t_n_steps": 12,
+                                    "t2i_schedule": "cosine", "t2i_n_steps": 10},
+                   "hparams": {"embed_dim": cfg["embed_dim"], "n_layers": cfg["n_layers"],
+                               "n_heads": cfg["n_heads"], "ctx_len_img": cfg["ctx_len_img"],
+                               "ctx_len_txt": cfg["ctx_len_txt"], "embd_pdrop": 0.0, "resid_pdrop": 0.0,
+                               "attn_pdrop": 0.0, "mlp_bias": True, "attn_bias": True,
+                               "gelu_use_approx": False, "label_smoothing": args.get("label_smoothing", 0.1),
+                               "use_target_vocab_only": True, "use_spc_pos": True,
+                               "pos_emb_img_mode": "la1d", "pos_emb_txt_mode": "la1d",
+                               "pos_emb_spc_mode": "la1d", "use_unroll_loss": bool(args.get("unroll", True)),
+                               "length_loss_coef": args.get("length_coef", 0.01)}},
+        "sampling": {"txt_max_len": tok.ctx_len, "txt_num_cand_samples": 64, "txt_sample_size": 32,
+                     "txt_sample_method": "sample_rerank", "txt_mask_sample_method": "sample",
+                     "txt_top_k": 32, "txt_top_p": 0, "txt_num_steps": 12, "txt_temperature": 0.1,
+                     "img_num_cand_samples": 32, "img_mask_sample_method": "multinomial-maskgit",
+                     "img_temperature_start": 1.4, "img_temperature_end": 0.6,
+                     "img_mult_temperature_start": 2.0, "img_mult_temperature_end": 0.2,
+                     "img_num_steps": 10},
+    }
+
+
+def write_official(stage2_ckpt: str, vqgan_pt: str, tok: CharBpe, out_dir: str, name: str) -> tuple:
+    st = torch.load(stage2_ckpt, map_location="cpu")
+    vq = torch.load(vqgan_pt, map_location="cpu")
+    sd = {"model." + k: v.float() for k, v in st["model"].items()}
+    sd.update({"model_vqvae." + k: v.float() for k, v in vq["state_dict"].items()})
+    os.makedirs(out_dir, exist_ok=True)
+    ckpt = os.path.join(out_dir, f"{name}.ckpt")
+    torch.save({"state_dict": sd, "global_step": st["step"]}, ckpt)
+    y = official_yaml(st["config"], vq["geometry"], tok, name, st.get("args", {}))
+    cfg_path = os.path.join(out_dir, f"{name}.yaml")
+    with open(cfg_path, "w") as f:
+        yaml.safe_dump(y, f, sort_keys=False)
+    with open(os.path.join(out_dir, f"{name}-merges.txt"), "w", encoding="utf-8") as f:
+        f.write("#version: 0.2 - Trained by model-runtime/training/charbpe.py\n")
+        f.write("\n".join(tok.merges) + "\n")
+    with open(os.path.join(out_dir, f"{name}-vocab.json"), "w", encoding="utf-8") as f:
+        json.dump({s: i for i, s in enumerate(tok.vocab)}, f, ensure_ascii=False)
+    return ckpt, cfg_path, st["step"]
+
+
+def official_to_gguf(ckpt: str, cfg_path: str, tok: CharBpe, out: str, name: str, f16: bool = False) -> dict:
+    sd = load_official_state_dict(ckpt)
+    stage2 = {k[len("model."):]: v.float().numpy() for k, v in sd.items() if k.startswith("model.")}
+    vq = {k[len("model_vqvae."):]: v.float().numpy() for k, v in sd.items() if k.startswith("model_vqvae.")}
+    with open(cfg_path) as f:
+        y = yaml.safe_load(f)
+    g, v = geometry_from_yaml(y, mlp_hidden=stage2["blocks.0.mlp.0.weight"].shape[0],
+                              n_special=stage2["tok_emb_spc.weight"].shape[0])
+    if g.text_eot_id != tok.eot:
+        raise SystemExit(f"end-of-text id {tok.eot} is not the last vocabulary id {g.text_eot_id}")
+    check_shapes("model.", {k: t.shape for k, t in stage2.items()}, stage2_shapes(g))
+    check_shapes("vqgan ", {k: t.shape for k, t in vq.items()}, vqgan_shapes(v))
+    shapes = {"stage2." + k: t.shape for k, t in stage2.items()}
+    shapes.update({"vqgan." + k: t.shape for k, t in vq.items()})
+    gt = tok.gguf_tokenizer()
+    tmp = out + ".tmp"
+    write_model_gguf(tmp, g, v, stage2, vq, shapes, f16, name, gt)
+    from vqgan_reference import compute_palette, load_gguf_vqgan
+    vq["palette"] = compute_palette(load_gguf_vqgan(tmp))
+    shapes["vqgan.palette"] = vq["palette"].shape
+    write_model_gguf(tmp, g, v, stage2, vq, shapes, f16, name, gt)
+    os.replace(tmp, out)
+    return {"n_params": int(sum(int(np.prod(s)) for s in shapes.values())), "bytes": os.path.getsize(out)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Export the trained default model (official layout, then GGUF).")
+    ap.add_argument("--work", required=True)
+    ap.add_argument("--stage2", help="stage-2 checkpoint (default WORK/stage2/ckpt.pt)")
+    ap.add_argument("--vqgan", help="VQGAN (default WORK/vqgan/vqgan.pt)")
+    ap.add_argument("--tokenizer", help="CharBPE JSON (default WORK/bpe.json)")
+    ap.add_argument("--official-dir", help="where the official-layout files go (default WORK/official)")
+    ap.add_argument("--name", default="magvlt-emoji-default")
+    ap.add_argument("--out", required=True, help="GGUF path")
+    ap.add_argument("--f16", action="store_true")
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    tok = CharBpe.load(a.tokenizer or os.path.join(a.work, "bpe.json"))
+    ckpt, cfg, step = write_official(a.stage2 or os.path.join(a.work, "stage2", "ckpt.pt"),
+                                     a.vqgan or os.path.join(a.work, "vqgan", "vqgan.pt"), tok,
+                                     a.official_dir or os.path.join(a.work, "official"), a.name)
+    info = official_to_gguf(ckpt, cfg, tok, a.out, a.name, a.f16)
+    print(f"wrote {a.out}: step {step}, {info['n_params']} parameters, {info['bytes'] / 2**20:.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()

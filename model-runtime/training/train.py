@@ -1,0 +1,502 @@
+#!/usr/bin/env python3
+"""MAGVLT stage-2 trainer (issue 7, spec section 6) for small models on VQGAN code grids.
+
+Architecture: reference.MagvltReference (the official Transformer1d layout and parameter names,
+checked against the official code and the C engine), trained with a batched forward that
+reproduces spec 2.4 / 2.5 exactly (masked slots = special MASK row + the spc positional row at the
+within-modality slot + the modality positional row; T2I padding rows/columns blocked; I2T padding
+columns blocked and the BOT row restricted to indices <= I+3).
+
+Objectives (GUESSes of spec 6 made concrete; see MODEL_CARD.md):
+  * tasks t2i / i2t / it2it-mask drawn per step with weights 8:1:1 (same draw on every rank);
+  * mask ratios (6.2): r ~ U(0,1) per sample; image k = clamp(ceil(cos(pi r/2) I), 1, I), text
+    k = clamp(ceil(r n), 1, n) over the n valid slots (tokens + first end-of-text); it2it uses
+    the same r for both;
+  * cross-entropy on masked positions only, over the target modality's vocabulary, label
+    smoothing 0.1;
+  * length loss (coef 0.01): a separate I2T pass on part of the batch exactly as the engine's
+    length pass reads the head (model-runtime/src/refine.c, mv_length_pass_slots): image codes
+    visible, text all end-of-text, the first T/4 slots visible and all masked, BOT row restricted;
+    target class n_txt - 1 (so argmax + 1 = n_txt);
+  * UnrollMask (coef 1.0, --no-unroll to disable): for a fraction of the batch the masked slots
+    of the first pass are filled with the model's own samples (no gradient, temperature 1), a
+    subset at a later schedule point (image: r2 = r + (1-r)u; text: r2 = r u) stays masked, and a
+    second pass is trained on it against the ground truth;
+  * MixSel (coef 0.5, --no-mixsel to disable): for a fraction of the batch two pairs are mixed:
+    t2i -> left|right halves (codes of the 64x32 squeezed images), BOG_LEFT/BOG_RIGHT says which
+    half the text describes, only that half is masked and predicted; i2t / it2it -> top/bottom
+    halves, BOG_TOP/BOG_BOTTOM says which half's caption is predicted.
+Optimiser: AdamW (betas 0.9/0.98, weight decay 0.01 on matrices), linear warm-up, cosine decay to
+10 %, gradient clipping 1.0, bf16 autocast on CUDA. Resumable (work/stage2/ckpt.pt), metrics in
+work/stage2/log.jsonl. Runs as one process or under torchrun (DDP; gloo on CPU, NCCL on GPU).
+
+Examples:
+    python3 train.py --work /work/cache/magvlt-train/work --steps 6000
+    torchrun --nproc_per_node 2 train.py --work DIR --steps 10 --batch 8
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import asdict
+from typing import Dict, Optional, Tuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from reference import (BOC, BOG, BOI, BOT, MASK_IMG, MASK_TXT,  # noqa: E402
+                       MagvltConfig, MagvltReference)
+
+BOG_LEFT, BOG_RIGHT, BOG_TOP, BOG_BOTTOM = 6, 7, 8, 9
+TASKS = ["t2i", "i2t", "it2it"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Model with a batched training forward
+# ---------------------------------------------------------------------------------------------
+class MagvltTrain(MagvltReference):
+    def init_weights(self, seed: int) -> None:
+        """Spec 6.6: Linear/Embedding N(0, 0.02), biases 0, LayerNorm (1, 0), positional tables and
+        length head N(0, 0.02), output bias 0."""
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for name, p in self.named_parameters():
+                if name.endswith("bias") or name == "lm_layer.output_bias":
+                    p.zero_()
+                elif ".ln" in name or name.startswith("lm_layer.ln"):
+                    p.fill_(1.0)
+                else:
+                    p.normal_(0.0, 0.02, generator=g)
+
+    def embed_batch(self, layout: str, spc: torch.Tensor, img: torch.Tensor, img_m: torch.Tensor,
+                    txt: torch.Tensor, txt_m: torch.Tensor) -> torch.Tensor:
+        """spc [B,4] special ids in slot order; img [B,I]; txt [B,Tb] (Tb <= T). -> [B,L,C]."""
+        cfg = self.cfg
+        Vi, I, Tb = cfg.vocab_size_img, img.shape[1], txt.shape[1]
+        spc_w, tok_w = self.tok_emb_spc.weight, self.tok_emb.weight
+        pos_spc = self.pos_emb_spc.pos_embed
+        e_spc = spc_w[spc] + pos_spc[:4]
+        e_img = torch.where(img_m[..., None], (spc_w[MASK_IMG] + pos_spc[:I])[None], tok_w[img])
+        e_img = e_img + self.pos_emb_img.pos_embed[:I]
+        e_txt = torch.where(txt_m[..., None], (spc_w[MASK_TXT] + pos_spc[:Tb])[None], tok_w[txt + Vi])
+        e_txt = e_txt + self.pos_emb_txt.pos_embed[:Tb]
+        if layout == "T2I":
+            parts = [e_spc[:, :2], e_txt, e_spc[:, 2:], e_img]
+        else:
+            parts = [e_spc[:, :2], e_img, e_spc[:, 2:], e_txt]
+        return torch.cat(parts, dim=1)
+
+    def attn_bias(self, layout: str, I: int, Tb: int, n_txt: torch.Tensor) -> torch.Tensor:
+        """Additive attention bias [B,1,L,L] (0 allowed / -inf blocked), spec 2.5."""
+        B = n_txt.shape[0]
+        L = 4 + I + Tb
+        o = 2 if layout == "T2I" else I + 4
+        j = torch.arange(Tb, device=n_txt.device)
+        pad = j[None] >= n_txt[:, None]  # [B,Tb]
+        allow = torch.ones(B, L, L, dtype=torch.bool, device=n_txt.device)
+        allow[:, :, o:o + Tb] &= ~pad[:, None, :]
+        if layout == "T2I":
+            allow[:, o:o + Tb, :] &= ~pad[:, :, None]
+            eye = torch.eye(L, dtype=torch.bool, device=n_txt.device)[None]
+            dead = ~allow.any(-1, keepdim=True)
+            allow = allow | (dead & eye)
+        else:
+            allow[:, I + 3, I + 4:] = False
+        bias = torch.zeros(B, 1, L, L, device=n_txt.device)
+        return bias.masked_fill(~allow[:, None], float("-inf"))
+
+    def trunk(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+        B, L, C = x.shape
+        H = self.cfg.n_heads
+        Dh = C // H
+        for blk in self.blocks:
+            h = blk.ln1(x)
+            a = blk.attn
+            q = a.query(h).view(B, L, H, Dh).transpose(1, 2)
+            k = a.key(h).view(B, L, H, Dh).transpose(1, 2)
+            v = a.value(h).view(B, L, H, Dh).transpose(1, 2)
+            att = (q @ k.transpose(-1, -2)) * (1.0 / math.sqrt(Dh)) + bias
+            y = (att.softmax(-1) @ v).transpose(1, 2).reshape(B, L, C)
+            x = x + a.proj(y)
+            x = x + blk.mlp(blk.ln2(x))
+        return x
+
+    def head(self, h: torch.Tensor, modality: str) -> torch.Tensor:
+        """h [N,C] -> logits over the image or text vocabulary (tied head, spec 2.7)."""
+        Vi = self.cfg.vocab_size_img
+        lm = self.lm_layer
+        g = lm.ln(F.gelu(lm.linear(h), approximate="none"))
+        if modality == "img":
+            return g @ self.tok_emb.weight[:Vi].t() + lm.output_bias[:Vi]
+        return g @ self.tok_emb.weight[Vi:].t() + lm.output_bias[Vi:]
+
+    def run(self, layout: str, spc, img, img_m, txt, txt_m, n_txt) -> torch.Tensor:
+        x = self.embed_batch(layout, spc, img, img_m, txt, txt_m)
+        return self.trunk(x, self.attn_bias(layout, img.shape[1], txt.shape[1], n_txt))
+
+
+def segment_rows(layout: str, I: int, Tb: int) -> Tuple[slice, slice]:
+    if layout == "T2I":
+        return slice(4 + Tb, 4 + Tb + I), slice(2, 2 + Tb)
+    return slice(2, 2 + I), slice(4 + I, 4 + I + Tb)
+
+
+# ---------------------------------------------------------------------------------------------
+# Masks (spec 6.2 / 6.4)
+# ---------------------------------------------------------------------------------------------
+def random_subset(cand: torch.Tensor, k: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
+    """cand [B,N] bool candidate slots, k [B] counts (<= |cand|) -> [B,N] bool with k random
+    candidates chosen per row (random-scores top-k)."""
+    scores = torch.rand(cand.shape, generator=gen, device=cand.device)
+    scores = scores.masked_fill(~cand, -1.0)
+    order = scores.argsort(dim=1, descending=True)
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(cand.shape[1], device=cand.device).expand_as(order))
+    return (rank < k[:, None]) & cand
+
+
+def image_count(r: torch.Tensor, n: int | torch.Tensor, floor: bool = False) -> torch.Tensor:
+    g = torch.cos(math.pi * r / 2) * n
+    k = torch.floor(g) if floor else torch.ceil(g)
+    return torch.clamp(k.long(), min=1) if isinstance(n, int) else torch.minimum(torch.clamp(k.long(), min=1), n)
+
+
+def text_count(r: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
+    return torch.minimum(torch.clamp(torch.ceil(r * n).long(), min=1), n)
+
+
+# ---------------------------------------------------------------------------------------------
+# One training step as a module (so DDP sees exactly one forward per backward)
+# ---------------------------------------------------------------------------------------------
+class Objective(nn.Module):
+    def __init__(self, model: MagvltTrain, args) -> None:
+        super().__init__()
+        self.model = model
+        self.a = args
+
+    def ce(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        if target.numel() == 0:
+            return logits.sum() * 0.0
+        return F.cross_entropy(logits.float(), target, label_smoothing=self.a.label_smoothing)
+
+    def forward(self, task: str, batch: Dict[str, torch.Tensor], gen: torch.Generator) -> Dict[str, torch.Tensor]:
+        m, a, cfg = self.model, self.a, self.model.cfg
+        I, T, Vi, eot = cfg.ctx_len_img, cfg.ctx_len_txt, cfg.vocab_size_img, cfg.text_eot_id
+        img, txt, n_txt = batch["img"], batch["txt"], batch["n_txt"]
+        B, dev = img.shape[0], img.device
+        out: Dict[str, torch.Tensor] = {}
+        losses = []
+
+        # ---- which rows get MixSel / UnrollMask / the length pass -------------------------------
+        n_mix = int(round(B * a.mixsel_frac)) if a.mixsel else 0
+        n_unroll = int(round(B * a.unroll_frac)) if a.unroll else 0
+        n_unroll = min(n_unroll, B - n_mix)
+        n_len = max(1, int(round(B * a.length_frac)))
+        spc = torch.empty(B, 4, dtype=torch.long, device=dev)
+        layout = "T2I" if task == "t2i" else "I2T"
+        spc[:] = torch.tensor([BOC, BOT, BOG, BOI] if layout == "T2I" else [BOC, BOI, BOG, BOT], device=dev)
+        img_in, txt_in, n_in = img.clone(), txt.clone(), n_txt.clone()
+        img_cand = torch.ones(B, I, dtype=torch.bool, device=dev)
+        r = torch.rand(B, generator=gen, device=dev)
+        if n_mix:
+            # partner = the next sample in the batch (cyclic): a random other pair
+            mix = slice(B - n_mix, B)
+            part = torch.roll(torch.arange(B, device=dev), -1)[mix]
+            side = torch.rand(n_mix, generator=gen, device=dev) < 0.5  # True: target first half
+            s = int(math.isqrt(I))
+            if layout == "T2I":
+                a_h, b_h = batch["hhalf"][mix], batch["hhalf"][part]  # [n,s,s/2]
+                grid = torch.where(side[:, None, None], torch.cat([a_h, b_h], 2), torch.cat([b_h, a_h], 2))
+                col = torch.arange(s, device=dev)[None, None, :].expand(n_mix, s, s)
+                mine = torch.where(side[:, None, None], col < s // 2, col >= s // 2)
+                spc[mix, 2] = torch.where(side, BOG_LEFT, BOG_RIGHT)
+            else:
+                a_v, b_v = batch["vhalf"][mix], batch["vhalf"][part]  # [n,s/2,s]
+                grid = torch.where(side[:, None, None], torch.cat([a_v, b_v], 1), torch.cat([b_v, a_v], 1))
+                row = torch.arange(s, device=dev)[None, :, None].expand(n_mix, s, s)
+                mine = torch.where(side[:, None, None], row < s // 2, row >= s // 2)
+                spc[mix, 2] = torch.where(side, BOG_TOP, BOG_BOTTOM)
+            img_in[mix] = grid.reshape(n_mix, I)
+            img_cand[mix] = mine.reshape(n_mix, I)
+        weight = torch.ones(B, device=dev)
+        if n_mix:
+            weight[B - n_mix:] = a.mixsel_coef
+
+        # ---- first pass ---------------------------------------------------------------------------
+        Tb = int(n_in.max())
+        txt_in = txt_in[:, :Tb]
+        valid = torch.arange(Tb, device=dev)[None] < n_in[:, None]
+        img_m = torch.zeros(B, I, dtype=torch.bool, device=dev)
+        txt_m = torch.zeros(B, Tb, dtype=torch.bool, device=dev)
+        if task in ("t2i", "it2it"):
+            n_cand = img_cand.sum(1)
+            k_img = torch.where(n_cand == I, image_count(r, I), image_count(r, n_cand, floor=True))
+            if task == "it2it" and n_mix:  # I2T MixSel: the image stays visible
+                k_img[B - n_mix:] = 0
+            img_m = random_subset(img_cand, k_img, gen)
+        if task in ("i2t", "it2it"):
+            txt_m = random_subset(valid, text_count(r, n_in), gen)
+        h = m.run(layout, spc, img_in, img_m, txt_in, txt_m, n_in)
+        rows_img, rows_txt = segment_rows(layout, I, Tb)
+        first = {}
+        for mod, rows, mk, tgt in (("img", rows_img, img_m, img_in), ("txt", rows_txt, txt_m, txt_in)):
+            if not bool(mk.any()):
+                continue
+            hb = h[:, rows]
+            logits = m.head(hb[mk], mod)
+            per = F.cross_entropy(logits.float(), tgt[mk], label_smoothing=a.label_smoothing, reduction="none")
+            w = weight[:, None].expand_as(mk)[mk]
+            losses.append((per * w).sum() / w.sum())
+            with torch.no_grad():
+                out[f"acc_{mod}"] = (logits.argmax(-1) == tgt[mk]).float().mean()
+                out[f"loss_{mod}"] = per.mean()
+            first[mod] = (mk, logits.detach())
+
+        # ---- UnrollMask: second pass on the model's own samples ---------------------------------
+        if n_unroll and first:
+            u = slice(0, n_unroll)
+            ru = r[u]
+            img2, txt2 = img_in[u].clone(), txt_in[u].clone()
+            img_m2 = torch.zeros(n_unroll, I, dtype=torch.bool, device=dev)
+            txt_m2 = torch.zeros(n_unroll, Tb, dtype=torch.bool, device=dev)
+            for mod, (mk, logits) in first.items():
+                with torch.no_grad():
+                    samp = torch.multinomial(logits.float().softmax(-1), 1, generator=gen).squeeze(1)
+                full = torch.full(mk.shape, -1, dtype=torch.long, device=dev)
+                full[mk] = samp
+                mk_u, full_u = mk[u], full[u]
+                if mod == "img":
+                    r2 = ru + (1 - ru) * torch.rand(n_unroll, generator=gen, device=dev)
+                    k2 = torch.minimum(image_count(r2, I, floor=True), mk_u.sum(1))
+                    img_m2 = random_subset(mk_u, k2, gen)
+                    img2 = torch.where(mk_u & ~img_m2, full_u, img2)
+                else:
+                    r2 = ru * torch.rand(n_unroll, generator=gen, device=dev)
+                    k2 = torch.minimum(text_count(r2, n_in[u]), mk_u.sum(1))
+                    txt_m2 = random_subset(mk_u, k2, gen)
+                    txt2 = torch.where(mk_u & ~txt_m2, full_u, txt2)
+            h2 = m.run(layout, spc[u], img2, img_m2, txt2, txt_m2, n_in[u])
+            for mod, rows, mk, tgt in (("img", rows_img, img_m2, img_in[u]), ("txt", rows_txt, txt_m2, txt_in[u])):
+                if bool(mk.any()):
+                    l2 = self.ce(m.head(h2[:, rows][mk], mod), tgt[mk])
+                    losses.append(a.unroll_coef * l2)
+                    out[f"unroll_{mod}"] = l2.detach()
+
+        # ---- length pass, exactly as the engine reads the head ----------------------------------
+        Ls = T // 4 if T >= 4 else 1
+        lsel = slice(0, n_len)
+        ltxt = torch.full((n_len, Ls), eot, dtype=torch.long, device=dev)
+        lm = torch.ones(n_len, Ls, dtype=torch.bool, device=dev)
+        lspc = torch.tensor([BOC, BOI, BOG, BOT], device=dev).expand(n_len, 4)
+        hl = m.run("I2T", lspc, img[lsel], torch.zeros(n_len, I, dtype=torch.bool, device=dev), ltxt, lm,
+                   torch.full((n_len,), Ls, dtype=torch.long, device=dev))
+        len_logits = m.length_predictor(hl[:, I + 3])
+        len_tgt = torch.clamp(n_txt[lsel] - 1, 0, T - 1)
+        l_len = F.cross_entropy(len_logits.float(), len_tgt)
+        losses.append(a.length_coef * l_len)
+        out["loss_len"] = l_len.detach()
+        out["acc_len"] = (len_logits.argmax(-1) == len_tgt).float().mean().detach()
+        out["loss"] = sum(losses)
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Data
+# ---------------------------------------------------------------------------------------------
+class Data:
+    def __init__(self, work: str, data: str, tok, split: int = 0, limit: int = 0) -> None:
+        c = np.load(os.path.join(work, "codes.npz"))
+        # codes.npz carries captions and splits (vqgan_train.py encode); older ones need the dataset
+        z = c if "captions" in c.files else np.load(os.path.join(data, "dataset.npz"))
+        sel = np.nonzero(z["split"] == split)[0]
+        if limit:
+            sel = sel[:limit]
+        self.idx = sel
+        self.full = torch.from_numpy(c["full"][sel].astype(np.int64)).flatten(1)
+        self.hhalf = torch.from_numpy(c["hhalf"][sel].astype(np.int64))
+        self.vhalf = torch.from_numpy(c["vhalf"][sel].astype(np.int64))
+        enc = [tok.encode(str(s)) for s in z["captions"][sel]]
+        self.txt = torch.tensor([e[0] for e in enc], dtype=torch.long)
+        self.n_txt = torch.tensor([min(e[1], tok.ctx_len) for e in enc], dtype=torch.long)
+        self.captions = z["captions"][sel]
+
+    def __len__(self) -> int:
+        return len(self.idx)
+
+    def batch(self, rows: np.ndarray, dev) -> Dict[str, torch.Tensor]:
+        r = torch.from_numpy(rows)
+        return {"img": self.full[r].to(dev), "txt": self.txt[r].to(dev), "n_txt": self.n_txt[r].to(dev),
+                "hhalf": self.hhalf[r].to(dev), "vhalf": self.vhalf[r].to(dev)}
+
+
+def batch_rows(n: int, batch: int, step: int, seed: int) -> np.ndarray:
+    """Global batch of step `step`: epochs are seeded permutations, so any step can be recomputed
+    after a resume without saving data-loader state."""
+    per_epoch = n // batch
+    epoch, k = divmod(step, max(1, per_epoch))
+    perm = np.random.default_rng([seed, epoch]).permutation(n)
+    return perm[k * batch:(k + 1) * batch] if per_epoch else perm[np.arange(batch) % n]
+
+
+def draw_task(step: int, seed: int, weights) -> str:
+    p = np.asarray(weights, np.float64)
+    return TASKS[int(np.random.default_rng([seed, step, 7]).choice(3, p=p / p.sum()))]
+
+
+# ---------------------------------------------------------------------------------------------
+# Training loop
+# ---------------------------------------------------------------------------------------------
+def model_config(a, tok) -> MagvltConfig:
+    return MagvltConfig(embed_dim=a.embed_dim, n_layers=a.n_layers, n_heads=a.n_heads,
+                        mlp_hidden=4 * a.embed_dim, ctx_len_img=a.ctx_len_img, ctx_len_txt=tok.ctx_len,
+                        vocab_size_img=a.vocab_size_img, vocab_size_txt=len(tok.vocab), n_special=10)
+
+
+def lr_at(step: int, a) -> float:
+    warm = min(1.0, (step + 1) / max(1, a.warmup))
+    prog = min(1.0, step / max(1, a.steps))
+    return a.lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * prog)))
+
+
+def save_atomic(obj, path: str) -> None:
+    tmp = path + ".tmp"
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description="MAGVLT stage-2 trainer (see the module docstring).")
+    ap.add_argument("--work", required=True, help="work folder: codes.npz, bpe.json; writes <out>/")
+    ap.add_argument("--data", help="dataset folder (default: WORK/../data)")
+    ap.add_argument("--out", default="stage2", help="sub-folder of WORK for checkpoints and logs")
+    ap.add_argument("--tokenizer", help="CharBPE JSON (default WORK/bpe.json)")
+    ap.add_argument("--steps", type=int, default=6000)
+    ap.add_argument("--batch", type=int, default=48, help="global batch (split over ranks)")
+    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--warmup", type=int, default=300)
+    ap.add_argument("--weight-decay", type=float, default=0.01)
+    ap.add_argument("--clip", type=float, default=1.0)
+    ap.add_argument("--embed-dim", type=int, default=256)
+    ap.add_argument("--n-layers", type=int, default=6)
+    ap.add_argument("--n-heads", type=int, default=4)
+    ap.add_argument("--ctx-len-img", type=int, default=64)
+    ap.add_argument("--vocab-size-img", type=int, default=1024)
+    ap.add_argument("--task-weights", default="8,1,1")
+    ap.add_argument("--label-smoothing", type=float, default=0.1)
+    ap.add_argument("--length-coef", type=float, default=0.01)
+    ap.add_argument("--length-frac", type=float, default=0.125)
+    ap.add_argument("--no-unroll", dest="unroll", action="store_false")
+    ap.add_argument("--unroll-coef", type=float, default=1.0)
+    ap.add_argument("--unroll-frac", type=float, default=0.25)
+    ap.add_argument("--no-mixsel", dest="mixsel", action="store_false")
+    ap.add_argument("--mixsel-coef", type=float, default=0.5)
+    ap.add_argument("--mixsel-frac", type=float, default=0.25)
+    ap.add_argument("--limit", type=int, default=0, help="use only the first N training pairs (tests)")
+    ap.add_argument("--save-every", type=int, default=100)
+    ap.add_argument("--log-every", type=int, default=10)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    a = ap.parse_args(argv)
+
+    from charbpe import CharBpe
+    torch.set_num_threads(a.threads)
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    dev = torch.device("cuda" if a.device == "auto" and torch.cuda.is_available() else
+                       ("cpu" if a.device == "auto" else a.device))
+    if world > 1:
+        import torch.distributed as dist
+        backend = "nccl" if dev.type == "cuda" else "gloo"
+        dist.init_process_group(backend)
+        if dev.type == "cuda":
+            dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            torch.cuda.set_device(dev)
+    out_dir = os.path.join(a.work, a.out)
+    os.makedirs(out_dir, exist_ok=True)
+    tok = CharBpe.load(a.tokenizer or os.path.join(a.work, "bpe.json"))
+    data = Data(a.work, a.data or os.path.join(a.work, "..", "data"), tok, limit=a.limit)
+    cfg = model_config(a, tok)
+    model = MagvltTrain(cfg)
+    model.init_weights(a.seed)
+    model.to(dev)
+    decay = [p for n, p in model.named_parameters() if n.endswith(".weight") and p.dim() == 2
+             and not n.startswith(("tok_emb", "pos_emb"))]
+    other = [p for n, p in model.named_parameters() if all(p is not q for q in decay)]
+    opt = torch.optim.AdamW([{"params": decay, "weight_decay": a.weight_decay},
+                             {"params": other, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.98))
+    ck = os.path.join(out_dir, "ckpt.pt")
+    step = 0
+    if os.path.exists(ck):
+        st = torch.load(ck, map_location="cpu")
+        model.load_state_dict(st["model"])
+        opt.load_state_dict(st["opt"])
+        step = st["step"]
+        if rank == 0:
+            print(f"resumed from {ck} at step {step}", flush=True)
+    obj: nn.Module = Objective(model, a)
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        obj = DDP(obj, device_ids=[dev.index] if dev.type == "cuda" else None)
+    weights = [float(x) for x in a.task_weights.split(",")]
+    per_rank = a.batch // world
+    log = open(os.path.join(out_dir, "log.jsonl"), "a") if rank == 0 else None
+    if rank == 0:
+        with open(os.path.join(out_dir, "config.json"), "w") as f:
+            json.dump({"args": vars(a), "model": asdict(cfg), "world": world, "n_train": len(data)}, f, indent=1)
+    t0, acc = time.time(), {}
+    while step < a.steps:
+        for grp in opt.param_groups:
+            grp["lr"] = lr_at(step, a)
+        task = draw_task(step, a.seed, weights)
+        rows = batch_rows(len(data), per_rank * world, step, a.seed)[rank * per_rank:(rank + 1) * per_rank]
+        batch = data.batch(rows, dev)
+        gen = torch.Generator(device=dev).manual_seed(a.seed * 1000003 + step * 101 + rank)
+        amp = torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else contextlib.nullcontext()
+        with amp:
+            out = obj(task, batch, gen)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        gn = torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
+        opt.step()
+        step += 1
+        for k, v in out.items():
+            acc.setdefault(f"{task}/{k}", []).append(float(v))
+        acc.setdefault("grad_norm", []).append(float(gn))
+        if rank == 0 and (step % a.log_every == 0 or step == a.steps):
+            ent = {"step": step, "lr": lr_at(step - 1, a), "sec": round(time.time() - t0, 1)}
+            ent.update({k: round(float(np.mean(v)), 4) for k, v in acc.items()})
+            acc = {}
+            log.write(json.dumps(ent) + "\n")
+            log.flush()
+            print(json.dumps(ent), flush=True)
+        if rank == 0 and (step % a.save_every == 0 or step == a.steps):
+            save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                         "config": asdict(cfg), "args": vars(a)}, ck)
+    if world > 1:
+        import torch.distributed as dist
+        # every rank must hold the same weights after the same steps (gradients all-reduced)
+        sig = torch.tensor([float(sum(p.double().sum() for p in model.parameters()))], device=dev)
+        sigs = [torch.zeros_like(sig) for _ in range(world)]
+        dist.all_gather(sigs, sig)
+        if rank == 0:
+            same = all(float(x) == float(sigs[0]) for x in sigs)
+            print(f"ddp: {world} ranks, weights {'identical' if same else 'DIFFER'}", flush=True)
+            if not same:
+                sys.exit(1)
+        dist.barrier()
+        dist.destroy_process_group()
+    if rank == 0:
+        print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,19 @@
+/* studio-import.h — converting an official checkpoint in the background
+ *
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+/* stage: 0 reading, 1 writing, 2 palette; fraction of that stage */
+typedef void (*StudioImportProgress) (int stage, double fraction, gpointer user_data);
+
+void studio_import_async (const char *checkpoint, const char *out_dir, GCancellable *cancellable,
+                          StudioImportProgress progress, gpointer progress_data,
+                          GAsyncReadyCallback callback, gpointer user_data);
+char *studio_import_finish (GAsyncResult *result, gboolean *has_tokenizer, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""The training pipeline end to end on a tiny subset (suite 'training'):
+
+  dataset.py      30 concepts of two small training styles + OpenMoji: splits, captions true by
+                  construction, OpenMoji only in its own split, deterministic rebuild
+  vqgan_train.py  a few steps, then encode (full, left|right and top/bottom halves)
+  charbpe.py      a vocabulary on the tiny caption corpus
+  train.py        a few steps single-process, a resume, and 2-process DDP under torchrun (gloo),
+                  whose ranks must end with identical weights
+  export_default  official layout (.ckpt + YAML + merges) -> GGUF with tokenizer and palette
+  C engine        `magvlt info`, `caption`, `generate` load and run the exported model, and
+                  `magvlt tokenize` encodes every caption exactly as charbpe.py does
+
+usage: test_pipeline.py MAGVLT_CLI TRAINING_DIR NODE_MODULES
+Exit 77 (skipped) when the npm data packages or librsvg are not installed.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+cli, training, node_modules = sys.argv[1:4]
+py = sys.executable
+sys.path.insert(0, training)
+
+
+def run(args, **kw):
+    p = subprocess.run(args, capture_output=True, text=True, **kw)
+    if p.returncode != 0:
+        sys.exit(f"FAIL: {' '.join(args)}\n{p.stdout[-2000:]}\n{p.stderr[-3000:]}")
+    return p.stdout
+
+
+if not os.path.isdir(os.path.join(node_modules, "@iconify-json", "noto-v1")) or \
+        not os.path.isdir(os.path.join(node_modules, "emojibase-data")):
+    print("SKIP: npm data packages not installed (npm ci)")
+    sys.exit(77)
+try:
+    import gi
+    gi.require_version("Rsvg", "2.0")
+except (ImportError, ValueError):
+    print("SKIP: librsvg GObject bindings missing (gir1.2-rsvg-2.0, python3-gi-cairo)")
+    sys.exit(77)
+
+tmp = tempfile.mkdtemp(prefix="magvlt-train-test-")
+try:
+    data, work = os.path.join(tmp, "data"), os.path.join(tmp, "work")
+    common = ["--styles", "noto,noto-v1,twemoji,flagpack,openmoji", "--max-concepts", "24",
+              "--composites-train", "40", "--composites-eval", "6", "--node-modules", node_modules]
+    run([py, os.path.join(training, "dataset.py"), "--out", data] + common)
+    z = np.load(os.path.join(data, "dataset.npz"))
+    meta = json.load(open(os.path.join(data, "meta.json")))
+    split, style, kind, caps = z["split"], z["style"], z["kind"], z["captions"]
+    assert z["images"].shape[1:] == (64, 64, 3), z["images"].shape
+    om = meta["styles"].index("openmoji")
+    assert np.all((style == om) == (split == 3)), "OpenMoji outside its evaluation-only split"
+    # (concept, style) pairs of held-out splits never appear in training
+    train_pairs = {(c, s) for c, s, sp, k in zip(z["concept"], style, split, kind) if sp == 0 and k == 0}
+    held = {(c, s) for c, s, sp, k in zip(z["concept"], style, split, kind) if sp in (1, 2) and k == 0}
+    assert held and not (held & train_pairs), "held-out (concept, style) pair in training"
+    for c, col, k, j in zip(caps, z["colour"], kind, z["concept"]):
+        assert c == c.lower() and c.isascii() and "." not in c, c
+        assert c.endswith(f" {meta['colours'][col]} background"), c
+        if k == 0:
+            assert meta["concepts"][j]["phrase"] in c, (c, meta["concepts"][j])
+    assert any(c.startswith("a flag of ") for c in caps), "no flag captions"
+    # deterministic
+    run([py, os.path.join(training, "dataset.py"), "--out", os.path.join(tmp, "data2"), "--no-png"] + common)
+    z2 = np.load(os.path.join(tmp, "data2", "dataset.npz"))
+    assert np.array_equal(z["images"], z2["images"]) and np.array_equal(caps, z2["captions"]), "not deterministic"
+    print(f"dataset ok: {meta['counts']}")
+
+    run([py, os.path.join(training, "vqgan_train.py"), "train", "--data", data, "--work", work, "--steps", "3",
+         "--batch", "4", "--save-every", "3", "--eval-every", "3", "--eval-images", "8"])
+    run([py, os.path.join(training, "vqgan_train.py"), "encode", "--data", data, "--work", work])
+    codes = np.load(os.path.join(work, "codes.npz"))
+    assert codes["full"].shape == (len(caps), 8, 8) and codes["hhalf"].shape == (len(caps), 8, 4) \
+        and codes["vhalf"].shape == (len(caps), 4, 8)
+    with open(os.path.join(work, "captions.txt"), "w") as f:
+        f.write("\n".join(str(c) for c in caps) + "\n")
+    run([py, os.path.join(training, "charbpe.py"), "--corpus", os.path.join(work, "captions.txt"),
+         "--vocab-size", "600", "--ctx-len", "32", "--out", os.path.join(work, "bpe.json")])
+    print("vqgan + tokenizer ok")
+
+    small = ["--work", work, "--data", data, "--batch", "8", "--embed-dim", "64", "--n-layers", "2",
+             "--n-heads", "2", "--task-weights", "1,1,1", "--log-every", "1", "--warmup", "2"]
+    out = run([py, os.path.join(training, "train.py"), "--steps", "4"] + small)
+    log = [json.loads(l) for l in open(os.path.join(work, "stage2", "log.jsonl"))]
+    assert len(log) == 4 and all(np.isfinite(e[k]) for e in log for k in e if k.endswith("loss")), log
+    out = run([py, os.path.join(training, "train.py"), "--steps", "6"] + small)
+    assert "resumed from" in out and "at step 4" in out, out
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    # Debian's torch 1.13 torchrun on Python 3.11 needs explicit --redirects/--tee (its default
+    # "0" no longer parses), see TRAINING_NOTES.md
+    out = run([py, "-m", "torch.distributed.run", "--redirects", "1", "--tee", "1", "--nproc_per_node", "2",
+               "--master_port",
+               str(29500 + os.getpid() % 1000)] + [os.path.join(training, "train.py"), "--steps", "3",
+                                                   "--out", "ddp"] + small, env=env)
+    assert "ddp: 2 ranks, weights identical" in out, out
+    for ab in (["--no-mixsel"], ["--no-unroll"]):
+        run([py, os.path.join(training, "train.py"), "--steps", "2", "--out", "ab" + ab[0]] + small + ab)
+    print("trainer ok (single, resume, DDP x2, ablation flags)")
+
+    gguf = os.path.join(tmp, "model.gguf")
+    run([py, os.path.join(training, "export_default.py"), "--work", work, "--out", gguf, "--name", "test-tiny"])
+    for f in ("test-tiny.ckpt", "test-tiny.yaml", "test-tiny-merges.txt", "test-tiny-vocab.json"):
+        assert os.path.exists(os.path.join(work, "official", f)), f
+    info = run([cli, "info", "-m", gguf])
+    assert "8x8 grid" in info and "char_bpe" in info and "2 layers" in info, info
+    png = os.path.join(data, "png", "openmoji", sorted(os.listdir(os.path.join(data, "png", "openmoji")))[0])
+    cap = json.loads(run([cli, "caption", "-m", gguf, "-i", png, "--json", "--seed", "3", "-t", "1"]))
+    assert "caption" in cap, cap
+    g = json.loads(run([cli, "generate", "-m", gguf, "-p", str(caps[0]), "-o", os.path.join(tmp, "g.png"),
+                        "--json", "--seed", "3", "-t", "1"]))
+    assert g["width"] == 64 and os.path.getsize(os.path.join(tmp, "g.png")) > 0, g
+    from charbpe import CharBpe
+    tok = CharBpe.load(os.path.join(work, "bpe.json"))
+    distinct = sorted(set(str(c) for c in caps)) + ["A Tiger, on a BLUE background!", "café crème 東京"]
+    for c in distinct:
+        got = json.loads(run([cli, "tokenize", "-m", gguf, "--json", "--", c]))
+        ids, n = tok.encode(c)
+        exp = ids[:n] if n <= tok.ctx_len else ids
+        assert got["ids"] == exp, (c, got["ids"], exp)
+    print(f"export + C engine ok; tokenizer identical on {len(distinct)} texts")
+finally:
+    shutil.rmtree(tmp, ignore_errors=True)
+print("ok")

@@ -1,0 +1,42 @@
+#!/usr/bin/env python3
+"""Regression test of the shipped default model (data/models/default.gguf): the seeded captions
+of a few held-out images and the codes of a seeded generation must equal those recorded in
+data/models/regression.json (and quoted in data/models/MODEL_CARD.md), on one thread.
+Re-record with model-runtime/training/record_regression.py after replacing the model.
+
+usage: test_regression.py MAGVLT_CLI GEN_CODES MODELS_DIR IMAGES_DIR"""
+import hashlib
+import json
+import os
+import subprocess
+import sys
+
+cli, gen_codes, models, images = sys.argv[1:5]
+model = os.path.join(models, "default.gguf")
+rec_path = os.path.join(models, "regression.json")
+if not os.path.exists(model):
+    print("SKIP: no data/models/default.gguf")
+    sys.exit(77)
+rec = json.load(open(rec_path))
+h = hashlib.sha256(open(model, "rb").read()).hexdigest()
+if h != rec["sha256"]:
+    sys.exit(f"FAIL: default.gguf (sha256 {h}) is not the model regression.json was recorded with "
+             f"({rec['sha256']}); re-run record_regression.py and update MODEL_CARD.md")
+bad = 0
+for c in rec["captions"]:
+    out = subprocess.run([cli, "caption", "-m", model, "-i", os.path.join(images, c["image"]), "--json",
+                          "--seed", str(c["seed"]), "-t", "1"], capture_output=True, text=True, check=True)
+    got = json.loads(out.stdout)["caption"]
+    if got != c["caption"]:
+        print(f"FAIL caption {c['image']} seed {c['seed']}: {got!r} != {c['caption']!r}")
+        bad += 1
+for g in rec["generations"]:
+    out = subprocess.run([gen_codes, model, g["prompt"], str(g["seed"])], capture_output=True, text=True,
+                         check=True)
+    got = json.loads(out.stdout)
+    if got != g["codes"]:
+        print(f"FAIL generation {g['prompt']!r} seed {g['seed']}: codes differ\n got {got}\n exp {g['codes']}")
+        bad += 1
+if bad:
+    sys.exit(1)
+print(f"ok: {len(rec['captions'])} captions and {len(rec['generations'])} generations as recorded")
