@@ -322,7 +322,7 @@ open_torch (ck_file *f, const pk_limits *limits)
   if ((st = ck_zip_open (f->map.data, f->map.size, &f->zip)) != MAGVLT_OK
       || (st = ck_zip_find_suffix (&f->zip, "data.pkl", &pkl)) != MAGVLT_OK
       || (st = ck_zip_entry_data (&f->zip, pkl, &pdata)) != MAGVLT_OK
-      || (st = ck_zip_entry_verify (&f->zip, pkl)) != MAGVLT_OK)
+      || (st = ck_zip_entry_verify (&f->zip, pkl, NULL)) != MAGVLT_OK)
     return st;
   char prefix[CK_ZIP_MAX_NAME + 1];
   size_t lp = strlen (pkl->name) - strlen ("data.pkl");
@@ -514,15 +514,14 @@ ck_tensor_check (ck_file *f, ck_tensor *t)
     }
   if (t->blob && !t->blob->crc_checked)
     {
-      magvlt_status st = ck_zip_entry_verify (&f->zip, t->blob);
+      /* pages are dropped as the check goes; the conversion reads them
+       * again from the page cache */
+      magvlt_status st = ck_zip_entry_verify (&f->zip, t->blob, &f->map);
       if (st != MAGVLT_OK)
         {
           mv_error_prefix ("%s: tensor %s: ", f->path, q);
           return st;
         }
-      const uint8_t *d;
-      if (ck_zip_entry_data (&f->zip, t->blob, &d) == MAGVLT_OK)
-        ck_map_release (&f->map, d, t->blob->size); /* read again, from the page cache */
     }
   return MAGVLT_OK;
 }

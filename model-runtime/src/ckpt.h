@@ -95,8 +95,9 @@ magvlt_status ck_zip_find_suffix (const ck_zip *z, const char *suffix, ck_zip_en
  * it is stored (not compressed) and unencrypted, and every bound. */
 magvlt_status ck_zip_entry_data (const ck_zip *z, const ck_zip_entry *e, const uint8_t **data);
 
-/* Checks the entry's CRC-32 once (later calls return at once). */
-magvlt_status ck_zip_entry_verify (const ck_zip *z, ck_zip_entry *e);
+/* Checks the entry's CRC-32 once (later calls return at once). With a
+ * mapping, its pages are released as the check goes (ck_map_release). */
+magvlt_status ck_zip_entry_verify (const ck_zip *z, ck_zip_entry *e, const ck_map *release);
 
 /* ---- the restricted pickle VM (ckpt_pickle.c) --------------------------- */
 

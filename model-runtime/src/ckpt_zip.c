@@ -368,7 +368,7 @@ ck_zip_entry_data (const ck_zip *z, const ck_zip_entry *e, const uint8_t **data)
 }
 
 magvlt_status
-ck_zip_entry_verify (const ck_zip *z, ck_zip_entry *e)
+ck_zip_entry_verify (const ck_zip *z, ck_zip_entry *e, const ck_map *release)
 {
   const uint8_t *d;
   magvlt_status st;
@@ -379,8 +379,10 @@ ck_zip_entry_verify (const ck_zip *z, ck_zip_entry *e)
   uLong crc = crc32 (0L, Z_NULL, 0);
   for (uint64_t done = 0; done < e->size;)
     {
-      uint64_t chunk = e->size - done > (1u << 30) ? (1u << 30) : e->size - done;
+      uint64_t chunk = e->size - done > (16u << 20) ? (16u << 20) : e->size - done;
       crc = crc32 (crc, d + done, (uInt) chunk);
+      if (release)
+        ck_map_release (release, d + done, chunk);
       done += chunk;
     }
   if ((uint32_t) crc != e->crc)

@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: MIT */
 #include "context.h"
 
+#include "matmul.h"
 #include "status.h"
 #include "threads.h"
 
@@ -51,6 +52,18 @@ magvlt_context_init (const magvlt_model *model, const magvlt_context_params *par
   ctx->model = model;
   ctx->params = p;
   ctx->n_threads = p.n_threads > 0 ? p.n_threads : mv_physical_cores ();
+  {
+    mv_backend b;
+    magvlt_status bst = mv_backend_resolve (p.backend, &b);
+    if (bst == MAGVLT_OK && b != MV_BACKEND_OPENBLAS && model->blocks)
+      bst = mv_dnnl_ctx_new (model, b, &ctx->dnnl);
+    if (bst != MAGVLT_OK)
+      {
+        free (ctx);
+        return bst;
+      }
+    ctx->backend = model->blocks ? (int) b : MV_BACKEND_OPENBLAS;
+  }
   atomic_init (&ctx->cancel, 0);
 
   const mv_hparams *hp = &model->hp;
@@ -100,6 +113,7 @@ magvlt_context_free (magvlt_context *ctx)
 {
   if (!ctx)
     return;
+  mv_dnnl_ctx_free (ctx->dnnl);
   free (ctx->arena);
   free (ctx->vq_arena);
   free (ctx);
@@ -121,6 +135,12 @@ magvlt_context_set_callbacks (magvlt_context *ctx, const magvlt_callbacks *callb
     ctx->callbacks = *callbacks;
   else
     memset (&ctx->callbacks, 0, sizeof ctx->callbacks);
+}
+
+const char *
+magvlt_context_get_backend (const magvlt_context *ctx)
+{
+  return ctx ? mv_backend_name ((mv_backend) ctx->backend) : "";
 }
 
 void

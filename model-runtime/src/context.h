@@ -16,6 +16,8 @@ struct magvlt_context {
   magvlt_context_params params;
   int n_threads;
   atomic_int cancel;
+  int backend;              /* mv_backend */
+  struct mv_dnnl_ctx *dnnl; /* NULL for OpenBLAS */
   magvlt_callbacks callbacks;
   char last_error[1024];
 

@@ -3,6 +3,7 @@
  * SPDX-License-Identifier: MIT */
 #include "model.h"
 
+#include "matmul.h"
 #include "ops.h"
 #include "status.h"
 #include "tokenizer.h"
@@ -378,6 +379,9 @@ magvlt_model_load (const char *path, const magvlt_model_params *params, magvlt_m
 void
 magvlt_model_free (magvlt_model *m)
 {
+  if (m)
+    for (int b = 0; b < MV_BACKEND_COUNT; b++)
+      mv_packed_model_free (m->packed[b]);
   if (!m)
     return;
   mv_vqgan_free (m->vq);

