@@ -108,13 +108,25 @@ about_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   const char *developers[] = { "MAGVLT Studio developers", NULL };
   GtkWindow *parent = gtk_application_get_active_window (GTK_APPLICATION (user_data));
 
-  adw_show_about_window (parent, "application-name", _ ("MAGVLT Studio"), "application-icon",
-                         "org.magvlt.Studio", "developer-name", "MAGVLT Studio developers",
-                         "version", PACKAGE_VERSION, "developers", developers, "license-type",
-                         GTK_LICENSE_GPL_3_0, "comments",
-                         _ ("Inpaint, edit, generate and caption images with a local "
-                            "MAGVLT model"),
-                         NULL);
+  GtkWidget *about = adw_about_window_new ();
+
+  g_object_set (about, "transient-for", parent, "application-name", _ ("MAGVLT Studio"),
+                "application-icon", "org.magvlt.Studio", "developer-name",
+                "MAGVLT Studio developers", "version", PACKAGE_VERSION, "developers", developers,
+                "license-type", GTK_LICENSE_GPL_3_0, "copyright", "© 2026 MAGVLT Studio developers",
+                "comments",
+                _ ("Inpaint, edit, generate and caption images with a local MAGVLT model"), NULL);
+  /* the engine's licence, and the data the default model was trained on */
+  adw_about_window_add_legal_section (ADW_ABOUT_WINDOW (about), "libmagvlt", NULL,
+                                      GTK_LICENSE_MIT_X11, NULL);
+  adw_about_window_add_legal_section (
+    ADW_ABOUT_WINDOW (about), _ ("Default model"), NULL, GTK_LICENSE_CUSTOM,
+    _ ("Trained on openly licensed emoji and flag artwork: Noto Emoji and Noto Emoji v1 "
+       "(Apache-2.0, Google), Twemoji (CC-BY-4.0, Twitter), Emoji One (CC-BY-4.0), Microsoft "
+       "Fluent Emoji (MIT), Firefox OS Emoji (Apache-2.0, Mozilla), circle-flags, flag-icons and "
+       "flagpack (MIT); names from Unicode CLDR via emojibase-data (MIT, Unicode licence). See "
+       "data/models/ATTRIBUTION.md."));
+  gtk_window_present (GTK_WINDOW (about));
 }
 
 static void

@@ -49,6 +49,7 @@ studio_job_result_free (StudioJobResult *result)
   if (!result)
     return;
   g_clear_pointer (&result->candidates, g_array_unref);
+  g_free (result->prompt);
   g_free (result);
 }
 
@@ -128,6 +129,9 @@ studio_job_run (StudioJob *job, magvlt_context *ctx, GError **error)
 
   result = g_new0 (StudioJobResult, 1);
   result->kind = job->kind;
+  result->prompt = g_strdup (job->prompt);
+  result->steps = job->params.image_steps;
+  result->strength = job->edit.strength;
   result->candidates = g_array_new (FALSE, TRUE, sizeof (StudioCandidate));
   g_array_set_clear_func (result->candidates, candidate_clear);
   for (int i = 0; i < r.n_candidates; i++)

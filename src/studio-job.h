@@ -38,6 +38,10 @@ typedef struct {
   StudioJobKind kind;
   GArray *candidates; /* StudioCandidate, best first */
   double ms;
+  /* what produced them, for the text chunks of saved images */
+  char *prompt;
+  int steps;
+  double strength;
 } StudioJobResult;
 
 /* What the worker reports while a job runs (immutable once posted). */

@@ -97,6 +97,37 @@ save_path (StudioWindow *self, const char *path)
   studio_window_save_path (self, path);
 }
 
+static void
+load_mask_path (StudioWindow *self, const char *path)
+{
+  g_autoptr (StudioMask) loaded = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean resized = FALSE;
+
+  if (!self->mask)
+    return;
+  loaded =
+    studio_mask_new (studio_mask_get_width (self->mask), studio_mask_get_height (self->mask));
+  if (!studio_mask_load_png (loaded, path, &resized, &error))
+    {
+      studio_window_error (self, error->message);
+      return;
+    }
+  studio_window_push_undo (self);
+  studio_mask_assign (self->mask, loaded);
+  if (resized)
+    studio_window_toast (self, _ ("The mask was scaled to the image’s size"));
+}
+
+static void
+save_mask_path (StudioWindow *self, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (self->mask && !studio_mask_save_png (self->mask, path, &error))
+    studio_window_error (self, error->message);
+}
+
 static const struct {
   const char *action;
   void (*handle) (StudioWindow *self, const char *path);
@@ -108,6 +139,8 @@ static const struct {
   { "use-model", studio_window_load_model, N_ ("Use a Model File"), GTK_FILE_CHOOSER_ACTION_OPEN },
   { "import-model", studio_window_import_model, N_ ("Import Official MAGVLT Checkpoint"),
     GTK_FILE_CHOOSER_ACTION_OPEN },
+  { "load-mask", load_mask_path, N_ ("Load Mask"), GTK_FILE_CHOOSER_ACTION_OPEN },
+  { "save-mask", save_mask_path, N_ ("Save Mask"), GTK_FILE_CHOOSER_ACTION_SAVE },
 };
 
 static void
@@ -228,38 +261,6 @@ mask_op_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   else
     studio_mask_invert (self->mask);
   studio_window_set_dirty (self, TRUE);
-}
-
-static void
-load_mask_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  StudioWindow *self = SELF;
-  g_autoptr (StudioMask) loaded = NULL;
-  g_autoptr (GError) error = NULL;
-  gboolean resized = FALSE;
-
-  if (!self->mask)
-    return;
-  loaded =
-    studio_mask_new (studio_mask_get_width (self->mask), studio_mask_get_height (self->mask));
-  if (!studio_mask_load_png (loaded, g_variant_get_string (param, NULL), &resized, &error))
-    {
-      studio_window_error (self, error->message);
-      return;
-    }
-  studio_window_push_undo (self);
-  studio_mask_assign (self->mask, loaded);
-  if (resized)
-    studio_window_toast (self, _ ("The mask was scaled to the image’s size"));
-}
-
-static void
-save_mask_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (SELF->mask && !studio_mask_save_png (SELF->mask, g_variant_get_string (param, NULL), &error))
-    studio_window_error (SELF, error->message);
 }
 
 static void
@@ -438,8 +439,8 @@ static const GActionEntry entries[] = {
   { "redo", undo_activated },
   { "clear-mask", mask_op_activated },
   { "invert-mask", mask_op_activated },
-  { "load-mask", load_mask_activated, "s" },
-  { "save-mask", save_mask_activated, "s" },
+  { "load-mask", file_action_activated, "s" },
+  { "save-mask", file_action_activated, "s" },
   { "tool", NULL, "s", "'brush'", tool_change_state },
   { "brush-size", NULL, NULL, "24.0", setting_change_state },
   { "brush-grow", brush_step_activated },

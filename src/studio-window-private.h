@@ -59,7 +59,8 @@ struct _StudioWindow {
   GPtrArray *redo;
   gboolean updating; /* guards adjustment ↔ action loops */
   gboolean close_confirmed;
-  GSettings *settings; /* may be NULL (no installed schema) */
+  GPtrArray *provenance; /* tEXt keys and values for saved PNGs (alternating) */
+  GSettings *settings;   /* may be NULL (no installed schema) */
 };
 
 /* studio-window-actions.c */

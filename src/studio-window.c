@@ -113,6 +113,7 @@ studio_window_open_path (StudioWindow *self, const char *path)
       return FALSE;
     }
   studio_window_discard (self);
+  g_clear_pointer (&self->provenance, g_ptr_array_unref);
   g_ptr_array_set_size (self->undo, 0);
   g_ptr_array_set_size (self->redo, 0);
   g_clear_object (&self->mask);
@@ -135,15 +136,28 @@ gboolean
 studio_window_save_path (StudioWindow *self, const char *path)
 {
   g_autoptr (GError) error = NULL;
-  const char *keys[] = { "Software", NULL };
-  const char *values[] = { "MAGVLT Studio " PACKAGE_VERSION, NULL };
+  g_autoptr (GPtrArray) keys = g_ptr_array_new ();
+  g_autoptr (GPtrArray) values = g_ptr_array_new ();
+
+  /* the software, and what made the last accepted result (prompt, job,
+   * seed, steps), so a saved image says how to make it again */
+  g_ptr_array_add (keys, "Software");
+  g_ptr_array_add (values, "MAGVLT Studio " PACKAGE_VERSION);
+  for (guint i = 0; self->provenance && i + 1 < self->provenance->len; i += 2)
+    {
+      g_ptr_array_add (keys, self->provenance->pdata[i]);
+      g_ptr_array_add (values, self->provenance->pdata[i + 1]);
+    }
+  g_ptr_array_add (keys, NULL);
+  g_ptr_array_add (values, NULL);
 
   if (!self->image)
     {
       studio_window_error (self, _ ("There is no image to save"));
       return FALSE;
     }
-  if (!studio_file_save_pixbuf (self->image, path, keys, values, &error))
+  if (!studio_file_save_pixbuf (self->image, path, (const char *const *) keys->pdata,
+                                (const char *const *) values->pdata, &error))
     {
       studio_window_error (self, error->message);
       return FALSE;
@@ -413,6 +427,23 @@ studio_window_accept (StudioWindow *self)
   if (c->image)
     {
       g_autoptr (GdkPixbuf) image = g_object_ref (c->image);
+      GPtrArray *p = g_ptr_array_new_with_free_func (g_free);
+
+      g_ptr_array_add (p, g_strdup ("MAGVLT job"));
+      g_ptr_array_add (p, g_strdup (studio_job_kind_name (self->pending->kind)));
+      g_ptr_array_add (p, g_strdup ("MAGVLT prompt"));
+      g_ptr_array_add (p, g_strdup (self->pending->prompt ? self->pending->prompt : ""));
+      g_ptr_array_add (p, g_strdup ("MAGVLT seed"));
+      g_ptr_array_add (p, g_strdup_printf ("%" G_GUINT64_FORMAT, c->seed));
+      g_ptr_array_add (p, g_strdup ("MAGVLT steps"));
+      g_ptr_array_add (p, g_strdup_printf ("%d", self->pending->steps));
+      if (self->pending->kind == STUDIO_JOB_EDIT)
+        {
+          g_ptr_array_add (p, g_strdup ("MAGVLT strength"));
+          g_ptr_array_add (p, g_strdup_printf ("%.2f", self->pending->strength));
+        }
+      g_clear_pointer (&self->provenance, g_ptr_array_unref);
+      self->provenance = p;
 
       studio_window_push_undo (self);
       set_pending (self, NULL);
@@ -824,6 +855,7 @@ studio_window_dispose (GObject *object)
   g_clear_object (&self->image);
   g_clear_object (&self->mask);
   g_clear_pointer (&self->image_path, g_free);
+  g_clear_pointer (&self->provenance, g_ptr_array_unref);
   g_clear_pointer (&self->undo, g_ptr_array_unref);
   g_clear_pointer (&self->redo, g_ptr_array_unref);
   gtk_widget_dispose_template (GTK_WIDGET (self), STUDIO_TYPE_WINDOW);

@@ -201,6 +201,11 @@ def main() -> None:
     check(outside == 0, f"no pixel outside the mask changed ({outside} differ)")
     check(inside > 0, f"the masked region changed ({inside} pixels)")
     check(app.state("dirty") is False, "saving clears dirty")
+    saved = GdkPixbuf.Pixbuf.new_from_file(out)
+    check(saved.get_option("tEXt::MAGVLT prompt") == "a red apple on a blue background"
+          and saved.get_option("tEXt::MAGVLT seed") == "3",
+          f"saved PNG carries prompt and seed ({saved.get_option('tEXt::MAGVLT prompt')!r}, "
+          f"{saved.get_option('tEXt::MAGVLT seed')!r})")
 
     app.act("screenshot", GLib.Variant("s", shot))
     app.wait(lambda: os.path.exists(shot), 5, "the screenshot")
