@@ -52,6 +52,11 @@ def main() -> None:
         act("open", GLib.Variant("s", os.path.abspath(image)))
         act("load-mask", GLib.Variant("s", os.path.abspath(mask)))
         act("set-caption", GLib.Variant("s", caption))
+        # the painted mask with its soft-edge preview, before running
+        call("SetState", GLib.Variant("(sva{sv})", ("feather", GLib.Variant("d", 24.0), {})))
+        time.sleep(0.8)
+        act("screenshot", GLib.Variant("s", os.path.join(out_dir, f"mask-{scheme}.png")))
+        time.sleep(0.5)
         call("SetState", GLib.Variant("(sva{sv})", ("seed", GLib.Variant("i", 7), {})))
         act("inpaint")
         for _ in range(600):

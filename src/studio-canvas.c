@@ -15,6 +15,8 @@
  */
 #include "studio-canvas.h"
 
+#include <magvlt.h>
+
 #include <math.h>
 
 struct _StudioCanvas {
@@ -29,6 +31,7 @@ struct _StudioCanvas {
   double brush_size; /* diameter in image pixels */
   gboolean erasing;
   double overlay_opacity;
+  int feather; /* soft-edge preview width in image pixels */
   gboolean show_mask;
 
   double zoom;         /* 0 = fit */
@@ -97,10 +100,16 @@ rebuild_mask_texture (StudioCanvas *self)
   g_autoptr (GBytes) bytes = NULL;
   guint8 *px = g_malloc ((gsize) w * h * 4);
 
+  /* the weights the result will be pasted with: the soft edge shows as a
+   * fade of the tint (magvlt_feather_alpha, the engine's own function) */
+  g_autofree float *alpha = self->feather > 0 ? g_try_new (float, (gsize) w *h) : NULL;
+  if (alpha && magvlt_feather_alpha (m, w, h, (size_t) w, self->feather, alpha) != MAGVLT_OK)
+    g_clear_pointer (&alpha, g_free);
+
   /* premultiplied RGBA: a red tint where the mask is set */
   for (gsize i = 0; i < (gsize) w * h; i++)
     {
-      guint8 a = m[i] >= 128 ? 255 : 0;
+      guint8 a = alpha ? (guint8) (alpha[i] * 255.0f + 0.5f) : m[i] >= 128 ? 255 : 0;
       px[i * 4 + 0] = (guint8) (0xe0 * a / 255);
       px[i * 4 + 1] = (guint8) (0x1b * a / 255);
       px[i * 4 + 2] = (guint8) (0x24 * a / 255);
@@ -435,6 +444,16 @@ void
 studio_canvas_set_overlay_opacity (StudioCanvas *self, double opacity)
 {
   self->overlay_opacity = CLAMP (opacity, 0, 1);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+void
+studio_canvas_set_feather (StudioCanvas *self, int feather)
+{
+  if (self->feather == feather)
+    return;
+  self->feather = MAX (feather, 0);
+  self->mask_dirty = TRUE;
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 

@@ -21,6 +21,7 @@ void studio_canvas_set_brush_size (StudioCanvas *self, double size);
 double studio_canvas_get_brush_size (StudioCanvas *self);
 void studio_canvas_set_erasing (StudioCanvas *self, gboolean erasing);
 void studio_canvas_set_overlay_opacity (StudioCanvas *self, double opacity);
+void studio_canvas_set_feather (StudioCanvas *self, int feather);
 void studio_canvas_set_show_mask (StudioCanvas *self, gboolean show);
 void studio_canvas_zoom_to_fit (StudioCanvas *self);
 

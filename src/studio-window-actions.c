@@ -323,6 +323,8 @@ on_adjustment_changed (GtkAdjustment *adj, StudioWindow *self)
     studio_canvas_set_brush_size (self->canvas, v);
   else if (g_str_equal (name, "overlay-opacity"))
     studio_canvas_set_overlay_opacity (self->canvas, v);
+  else if (g_str_equal (name, "feather"))
+    studio_canvas_set_feather (self->canvas, (int) v);
   if (self->updating)
     return;
   self->updating = TRUE;

@@ -484,6 +484,13 @@ MAGVLT_API magvlt_status magvlt_edit_image (magvlt_context *ctx,
                                             size_t mask_stride, const char *prompt,
                                             magvlt_result *result);
 
+/* The paste-back weights magvlt_edit_image blends with: alpha[width·height]
+ * is 0 outside the mask (mask >= 128 is inside), rising to 1 over `feather`
+ * pixels inside it (distance to the nearest unmasked pixel or the image
+ * edge). Editors draw it as the soft-edge preview. */
+MAGVLT_API magvlt_status magvlt_feather_alpha (const uint8_t *mask, int32_t width, int32_t height,
+                                               size_t stride, int32_t feather, float *alpha);
+
 /* Text infilling: text holds one "[MASK]" where words are to be generated,
  * given the image (resized and cropped as for captioning). span_length: text
  * tokens for the span, 0 = predicted from the image and the known words. */

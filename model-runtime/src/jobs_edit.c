@@ -198,6 +198,19 @@ magvlt_edit_image (magvlt_context *ctx, const magvlt_sampling_params *params,
   return mv_jobs_finish (ctx, st, &job, result);
 }
 
+magvlt_status
+magvlt_feather_alpha (const uint8_t *mask, int32_t width, int32_t height, size_t stride,
+                      int32_t feather, float *alpha)
+{
+  if (!mask || !alpha || width < 1 || height < 1 || stride < (size_t) width || feather < 0
+      || feather > 4096)
+    return mv_fail (MAGVLT_ERR_INVALID_ARG,
+                    "magvlt_feather_alpha: bad arguments (%dx%d, stride %zu, feather %d)", width,
+                    height, stride, feather);
+  mv_feather_alpha (mask, width, height, stride, feather, alpha);
+  return MAGVLT_OK;
+}
+
 /* ---- text infilling ------------------------------------------------------ */
 
 static magvlt_status
