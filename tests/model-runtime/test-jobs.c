@@ -8,6 +8,7 @@
 #include "magvlt.h"
 
 #include <glib.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -237,6 +238,30 @@ test_edit (magvlt_context *ctx)
 }
 
 static void
+test_feather (void)
+{
+  /* a 12x12 mask in a 20x20 image, feather 4: 0 outside, 1 from 4 px in */
+  uint8_t mask[20 * 20] = { 0 };
+  float alpha[20 * 20];
+  for (int y = 4; y < 16; y++)
+    for (int x = 4; x < 16; x++)
+      mask[y * 20 + x] = 255;
+  bool ok = magvlt_feather_alpha (mask, 20, 20, 20, 4, alpha) == MAGVLT_OK;
+  bool outside = true, ramp = true;
+  for (int i = 0; i < 400; i++)
+    outside = outside && (mask[i] || alpha[i] == 0.0f);
+  /* along the middle row: 0.25, 0.5, 0.75, 1 from the edge inwards */
+  const float want[] = { 0.25f, 0.5f, 0.75f, 1.0f, 1.0f };
+  for (int k = 0; k < 5; k++)
+    ramp = ramp && fabsf (alpha[10 * 20 + 4 + k] - want[k]) < 1e-6f;
+  expect (ok && outside && ramp, "feather alpha: 0 outside the mask, %.2f %.2f %.2f %.2f inside",
+          (double) alpha[10 * 20 + 4], (double) alpha[10 * 20 + 5], (double) alpha[10 * 20 + 6],
+          (double) alpha[10 * 20 + 7]);
+  expect (magvlt_feather_alpha (mask, 20, 20, 10, 4, alpha) == MAGVLT_ERR_INVALID_ARG,
+          "feather alpha: a stride shorter than the width is refused");
+}
+
+static void
 test_infill_joint (magvlt_context *ctx)
 {
   magvlt_sampling_params p = magvlt_sampling_default_params ();
@@ -283,6 +308,7 @@ main (int argc, char **argv)
   test_caption (ctx);
   test_edit (ctx);
   test_infill_joint (ctx);
+  test_feather ();
   magvlt_context_free (ctx);
   magvlt_model_free (model);
 
