@@ -271,7 +271,7 @@ MAGVLT_API magvlt_status magvlt_vq_preview (const magvlt_model *model, const int
 
 /* Computes the palette: palette[k·3 + c] = mean colour (0..1) of code k's
  * patch in decodes of grids that each hold s·s different codes (N/(s·s)
- * decodes). Used by the exporters; slow at the official size (~1 minute).
+ * decodes). Used by the exporters; slow at the official size (about 270 CPU-seconds).
  * Before each decode it calls the context's progress callback (stage
  * MAGVLT_STAGE_DECODE, step = decodes done, n_steps = decodes in all), and a
  * cancel request stops it with MAGVLT_ABORTED. */

@@ -814,6 +814,7 @@ finish_palette (cv *c, const char *tmp, bool want, uint64_t offset)
     }
   magvlt_context_params cp = magvlt_context_default_params ();
   cp.n_threads = c->p->n_threads;
+  cp.backend = "openblas"; /* the palette only decodes: nothing to pack for the transformer */
   magvlt_context *ctx = NULL;
   magvlt_model_info mi;
   magvlt_model_get_info (model, &mi);
