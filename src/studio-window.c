@@ -468,6 +468,13 @@ on_job_done (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (GError) error = NULL;
   StudioJobResult *result = studio_worker_run_finish (STUDIO_WORKER (source), res, &error);
 
+  /* the window was closed while this ran: nothing left to show it in */
+  if (!self->worker)
+    {
+      studio_job_result_free (result);
+      return;
+    }
+
   g_clear_object (&self->cancellable);
   set_busy (self, FALSE);
   if (!result)
@@ -623,6 +630,10 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autofree char *name = studio_worker_load_model_finish (STUDIO_WORKER (source), res, &error);
 
+  /* the window was closed while this ran: nothing left to show it in */
+  if (!self->worker)
+    return;
+
   if (!name)
     {
       g_autofree char *msg =
@@ -689,6 +700,10 @@ on_import_done (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (GError) error = NULL;
   gboolean has_tokenizer = FALSE;
   g_autofree char *path = studio_import_finish (res, &has_tokenizer, &error);
+
+  /* the window was closed while this ran: nothing left to show it in */
+  if (!self->worker)
+    return;
 
   g_clear_object (&self->cancellable);
   set_busy (self, FALSE);
