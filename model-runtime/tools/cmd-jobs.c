@@ -144,6 +144,12 @@ run_clear (job_run *r)
   g_free (r->mask_path);
   g_free (r->prompt);
   g_free (r->seed_str);
+  g_free (r->steps_arg);
+  g_free (r->candidates_arg);
+  g_free (r->temperature_arg);
+  g_free (r->strength_arg);
+  g_free (r->padding_arg);
+  g_free (r->feather_arg);
   g_free (r->preview_dir);
   g_strfreev (r->inputs);
   magvlt_context_free (r->ctx);
@@ -187,15 +193,15 @@ job_entries (job_run *r)
   else if (k != JOB_CAPTION && k != JOB_JOINT)
     ADD ("prompt", 'p', 0, G_OPTION_ARG_STRING, &r->prompt, "What the image shows", "TEXT");
   if (k == JOB_EDIT)
-    ADD ("strength", 0, 0, G_OPTION_ARG_DOUBLE, &r->strength,
+    ADD ("strength", 0, 0, G_OPTION_ARG_STRING, &r->strength_arg,
          "Fraction of the region's codes regenerated, in (0, 1]", "S");
   if (image_job (k))
     ADD ("out", 'o', 0, G_OPTION_ARG_FILENAME, &r->out_path, "Output image (PNG)", "OUT.png");
   if (k == JOB_INPAINT || k == JOB_EDIT)
     {
-      ADD ("padding", 0, 0, G_OPTION_ARG_INT, &r->padding,
+      ADD ("padding", 0, 0, G_OPTION_ARG_STRING, &r->padding_arg,
            "Context pixels around the mask's bounding box (default 32)", "PX");
-      ADD ("feather", 0, 0, G_OPTION_ARG_INT, &r->feather,
+      ADD ("feather", 0, 0, G_OPTION_ARG_STRING, &r->feather_arg,
            "Width of the soft edge inside the mask (default 8)", "PX");
     }
   if (k == JOB_INFILL)
@@ -203,16 +209,16 @@ job_entries (job_run *r)
          "Text tokens for the [MASK] (default 0: predicted)", "N");
   ADD ("model", 'm', 0, G_OPTION_ARG_FILENAME, &r->model_path,
        "Model file (GGUF; default: see below)", "MODEL");
-  ADD ("steps", 0, 0, G_OPTION_ARG_INT, &r->steps,
+  ADD ("steps", 0, 0, G_OPTION_ARG_STRING, &r->steps_arg,
        k == JOB_CAPTION || k == JOB_INFILL ? "Text refinement steps (default 12)"
        : k == JOB_JOINT                    ? "Image and text refinement steps (default 10, 12)"
                                            : "Image refinement steps (default 10)",
        "N");
-  ADD ("candidates", 0, 0, G_OPTION_ARG_INT, &r->candidates,
+  ADD ("candidates", 0, 0, G_OPTION_ARG_STRING, &r->candidates_arg,
        "Independent samples, ranked (default 1)", "N");
   ADD ("seed", 0, 0, G_OPTION_ARG_STRING, &r->seed_str,
        "Random seed, 0 to 2^53-1 (default: from the clock, printed)", "N");
-  ADD ("temperature", 0, 0, G_OPTION_ARG_DOUBLE, &r->temperature,
+  ADD ("temperature", 0, 0, G_OPTION_ARG_STRING, &r->temperature_arg,
        k == JOB_CAPTION || k == JOB_INFILL ? "Text sampling temperature (default 0.1)"
                                            : "Start of the image temperature schedule (default "
                                              "1.4; the end follows in proportion)",
@@ -245,6 +251,36 @@ usage_error (job_run *r, const char *fmt, ...)
   return CLI_EXIT_USAGE;
 }
 
+/* Reads option NAME's text S (NULL: not given, *out untouched) as a whole
+ * decimal integer in [MIN, MAX]; returns a usage exit status, or -1. */
+static int
+int_option (job_run *r, const char *name, const char *s, int min, int max, int *out)
+{
+  gint64 v;
+  if (!s)
+    return -1;
+  if (!g_ascii_string_to_signed (s, 10, min, max, &v, NULL))
+    return usage_error (r, "%s must be %d..%d, not '%s'", name, min, max, s);
+  *out = (int) v;
+  return -1;
+}
+
+/* Reads option NAME's text S (NULL: not given) as a finite number in
+ * (0, MAX]; returns a usage exit status, or -1. */
+static int
+double_option (job_run *r, const char *name, const char *s, double max, double *out)
+{
+  char *end = NULL;
+  if (!s)
+    return -1;
+  errno = 0;
+  double v = g_ascii_strtod (s, &end);
+  if (end == s || *end || errno || !(v > 0.0 && v <= max))
+    return usage_error (r, "%s must be in (0, %g], not '%s'", name, max, s);
+  *out = v;
+  return -1;
+}
+
 /* Checks the options and fills the sampling parameters; returns an exit
  * status, or -1 to go on. */
 static int
@@ -266,23 +302,19 @@ check_options (job_run *r, int argc, char **argv)
     return usage_error (r, "-p TEXT is required");
   if (image_job (k) && !r->out_path)
     return usage_error (r, "-o OUT.png is required");
-  if (k == JOB_EDIT && r->strength == -1.0)
+  if (k == JOB_EDIT && !r->strength_arg)
     return usage_error (r, "--strength S is required: the fraction of the region to "
                            "regenerate, in (0, 1] (1 = inpaint)");
-  if (k == JOB_EDIT && !(r->strength > 0.0 && r->strength <= 1.0))
-    return usage_error (r, "--strength must be in (0, 1], not %g", r->strength);
-  if (r->steps != -1 && (r->steps < 1 || r->steps > 1000))
-    return usage_error (r, "--steps must be 1..1000");
-  if (r->candidates != -1 && (r->candidates < 1 || r->candidates > 1024))
-    return usage_error (r, "--candidates must be 1..1024");
-  if (r->temperature != -1.0 && !(r->temperature > 0.0 && r->temperature <= 100.0))
-    return usage_error (r, "--temperature must be in (0, 100]");
+  int rc;
+  if ((rc = int_option (r, "--steps", r->steps_arg, 1, 1000, &r->steps)) >= 0
+      || (rc = int_option (r, "--candidates", r->candidates_arg, 1, 1024, &r->candidates)) >= 0
+      || (rc = double_option (r, "--temperature", r->temperature_arg, 100.0, &r->temperature)) >= 0
+      || (rc = double_option (r, "--strength", r->strength_arg, 1.0, &r->strength)) >= 0
+      || (rc = int_option (r, "--padding", r->padding_arg, 0, 65536, &r->padding)) >= 0
+      || (rc = int_option (r, "--feather", r->feather_arg, 0, 4096, &r->feather)) >= 0)
+    return rc;
   if (r->threads < 0 || r->threads > 1024)
     return usage_error (r, "--threads must be 0..1024");
-  if (r->padding != -1 && (r->padding < 0 || r->padding > 65536))
-    return usage_error (r, "--padding must be 0..65536");
-  if (r->feather != -1 && (r->feather < 0 || r->feather > 4096))
-    return usage_error (r, "--feather must be 0..4096");
   if (r->span_length < 0 || r->span_length > 1000)
     return usage_error (r, "--span-length must be 0 (predict) or a token count");
   if (r->preview_decode_every < 0 || r->preview_decode_every > 1000)
@@ -304,16 +336,16 @@ check_options (job_run *r, int argc, char **argv)
   gboolean text = k == JOB_CAPTION || k == JOB_INFILL;
   if (r->official)
     sp->n_candidates = text ? OFFICIAL_TEXT_CANDIDATES : OFFICIAL_IMAGE_CANDIDATES;
-  if (r->candidates != -1)
+  if (r->candidates_arg)
     sp->n_candidates = r->candidates;
-  if (r->steps != -1 && (text || k == JOB_JOINT))
+  if (r->steps_arg && (text || k == JOB_JOINT))
     sp->text_steps = r->steps;
-  if (r->steps != -1 && !text)
+  if (r->steps_arg && !text)
     sp->image_steps = r->steps;
   r->main_steps = text ? sp->text_steps : sp->image_steps;
-  if (r->temperature != -1.0 && text)
+  if (r->temperature_arg && text)
     sp->text_temperature = (float) r->temperature;
-  else if (r->temperature != -1.0)
+  else if (r->temperature_arg)
     {
       float scale = (float) r->temperature / sp->image_temperature_start;
       sp->image_temperature_start = (float) r->temperature;
@@ -322,9 +354,9 @@ check_options (job_run *r, int argc, char **argv)
   r->ep = magvlt_edit_default_params ();
   if (k == JOB_EDIT)
     r->ep.strength = (float) r->strength;
-  if (r->padding != -1)
+  if (r->padding_arg)
     r->ep.padding = r->padding;
-  if (r->feather != -1)
+  if (r->feather_arg)
     r->ep.feather = r->feather;
   return -1;
 }
@@ -749,12 +781,6 @@ run_command (job_kind kind, const char *cmd, const char *summary, const char *de
   g_auto (job_run) r = {
     .kind = kind,
     .cmd = cmd,
-    .steps = -1,
-    .candidates = -1,
-    .temperature = -1.0,
-    .strength = -1.0,
-    .padding = -1,
-    .feather = -1,
   };
   g_autoptr (GArray) entries = job_entries (&r);
   g_autofree char *desc = g_strconcat (description, "\n\n", common_description, NULL);

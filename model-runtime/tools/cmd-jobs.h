@@ -28,6 +28,9 @@ typedef struct {
   /* options */
   char *model_path, *out_path, *mask_path, *prompt, *seed_str, *preview_dir;
   char **inputs; /* -i, NULL-terminated */
+  /* Options with a default of their own are read as text, so that "not
+   * given" (NULL) cannot collide with any value a user types. */
+  char *steps_arg, *candidates_arg, *temperature_arg, *strength_arg, *padding_arg, *feather_arg;
   int steps, candidates, threads, padding, feather, span_length, preview_decode_every;
   double temperature, strength;
   gboolean official, json;
