@@ -445,6 +445,18 @@ check_run("bad --candidates", ["generate", *M, "-p", "x", "-o", "x.png", "--cand
           want_err="--candidates must be")
 check_run("bad --temperature", ["caption", *M, "-i", "photo.png", "--temperature", "0"], 2,
           want_err="--temperature must be")
+# -1 (or any value) given on purpose is checked, never mistaken for "not given".
+for opt, cmd in (("--temperature", "generate"), ("--steps", "generate"), ("--candidates", "generate"),
+                 ("--padding", "inpaint"), ("--feather", "inpaint")):
+    extra = ["-i", "photo.png", "--mask", "mask.png"] if cmd == "inpaint" else []
+    check_run(f"{opt} -1 refused", [cmd, *M, *extra, "-p", "x", "-o", "x.png", opt, "-1"], 2,
+              want_err=f"{opt} must be")
+check_run("--temperature nan refused", ["generate", *M, "-p", "x", "-o", "x.png", "--temperature", "nan"], 2,
+          want_err="--temperature must be in (0, 100], not 'nan'")
+check_run("--steps 4x refused", ["generate", *M, "-p", "x", "-o", "x.png", "--steps", "4x"], 2,
+          want_err="--steps must be 1..1000, not '4x'")
+check_run("--strength -1 refused", ["edit", *M, "-i", "photo.png", "-p", "x", "-o", "x.png", "--strength", "-1"], 2,
+          want_err="--strength must be in (0, 1]")
 check_run("missing image", ["inpaint", *M, "-i", "nosuch.png", "--mask", "mask.png", "-p", "x", "-o", "x.png"], 1,
           want_err="cannot open the image nosuch.png: No such file")
 check_run("corrupt image", ["edit", *M, "-i", "corrupt.png", "-p", "x", "--strength", "1", "-o", "x.png"], 1,
@@ -459,6 +471,53 @@ check_run("model without a VQGAN (caption)", ["caption", "-m", novq_model, "-i",
           want_err="has no VQGAN")
 check_run("model without a text tokenizer", ["joint", "-m", notok_model, "-o", "x.png"], 1,
           want_err="has no text tokenizer")
+# ---- the bad-input matrix (tests/BAD_INPUTS.md): unusual images, prompts and settings
+def write_raw_png(name, w, h, depth, ctype, raw_rows):
+    with open(path(name), "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(raw_rows)) + chunk(b"IEND", b""))
+
+
+write_raw_png("rgb16.png", 16, 16, 16, 2, b"".join(b"\0" + bytes(range(96)) for _ in range(16)))
+write_png("gray.png", 16, 16, 1, photo[:256])
+write_png("gray-alpha.png", 16, 16, 2, photo[:512])
+write_png("rgba.png", 16, 16, 4, photo[:1024])
+write_png("one.png", 1, 1, 3, [200, 10, 10])
+write_raw_png("zero.png", 0, 0, 8, 2, b"")
+# a 2-frame animated GIF, 4 x 4
+open(path("anim.gif"), "wb").write(__import__("base64").b64decode(
+    "R0lGODlhBAAEAPAAAP8AAAAA/yH/C05FVFNDQVBFMi4wAwEAAAAh+QQACgAAACwAAAAABAAEAAACBISPqVcAIfkEAAoAAAAsAAAAAAQABAAAAgSEj6lXADs="))
+# 30000 x 30000 grey: 860 KB compressed, refused from its header
+z, rows = zlib.compressobj(9), []
+for _ in range(30000):
+    rows.append(z.compress(bytes(30001)))
+write_raw_png("huge.png", 30000, 30000, 8, 0, b"".join(rows) + z.flush())
+for img in ["rgb16.png", "gray.png", "gray-alpha.png", "rgba.png", "one.png", "anim.gif"]:
+    check_run(f"caption of an unusual image: {img}", ["caption", *M, "-i", img, "--seed", "1", "--steps", "2"], 0)
+check_run("caption of a 0 x 0 PNG", ["caption", *M, "-i", "zero.png", "--steps", "2"], 1,
+          want_err="cannot read the image zero.png")
+check_run("caption of a 30000 x 30000 PNG", ["caption", *M, "-i", "huge.png", "--steps", "2"], 1,
+          want_err="is 30000 x 30000 pixels; the limit is 16384 pixels a side")
+write_png("mask-full.png", W, H, 1, [255] * (W * H))
+check_run("inpaint with an all-white mask regenerates everything",
+          ["inpaint", *M, "-i", "photo.png", "--mask", "mask-full.png", "-p", "x", "-o", "full.png", "--seed", "1"], 0)
+check_run("empty prompt", ["generate", *M, "-p", "", "-o", "empty-p.png", "--seed", "1"], 0)
+check_run("10,000-character prompt", ["generate", *M, "-p", "a" * 10000, "-o", "long-p.png", "--seed", "1"], 0,
+          want_err="is longer than the model's text length")
+check_run("prompt of only emoji", ["generate", *M, "-p", "\U0001F600\U0001F431", "-o", "emoji-p.png", "--seed", "1"],
+          0, want_err="outside the model's vocabulary")
+rc = subprocess.run([magvlt, "generate", *M, "-p", b"a \xff\xfe cat", "-o", "bad-utf8.png"], capture_output=True,
+                    timeout=120, cwd=tmp)
+check("prompt with invalid UTF-8: a usage error", rc.returncode == 2 and b"Invalid byte sequence" in rc.stderr,
+      f"exit {rc.returncode}; {rc.stderr[:300]!r}")
+check_run("--steps 10000", ["generate", *M, "-p", "x", "-o", "x.png", "--steps", "10000"], 2,
+          want_err="--steps must be 1..1000")
+check_run("--threads 1000 works", ["generate", *M, "-p", "x", "-o", "t1000.png", "--threads", "1000", "--seed", "1"], 0)
+check_run("--threads 0 means the physical cores", ["generate", *M, "-p", "x", "-o", "t0.png", "--threads", "0",
+                                                   "--seed", "1"], 0)
+check_run("--threads 5000", ["generate", *M, "-p", "x", "-o", "x.png", "--threads", "5000"], 2,
+          want_err="--threads must be 0..1024")
+
 check_run("missing model", ["generate", "-m", "nosuch.gguf", "-p", "x", "-o", "x.png"], 1,
           want_err="cannot load the model")
 env = {k: v for k, v in os.environ.items() if k != "MAGVLT_MODEL"}
