@@ -11,9 +11,12 @@ Vocabulary layout (ids):
     0 .. 255      CLIP's 256 single characters (bytes_to_unicode, so everything CLIP's vocabulary
                   can encode without the fallback stays encodable)
     256 .. 511    the same characters + "</w>"
-    512 .. V-2    the merge results in merge order (a result that is already an entry is not
-                  repeated; the merge still counts)
-    V-1           "<|endoftext|>" (end of text = padding, magvlt.text_eot_id)
+    512 .. V-3    the merge results in merge order (merges whose result is already an entry are
+                  never chosen, so every merge adds exactly one entry)
+    V-2, V-1      "<|startoftext|>" (never produced), "<|endoftext|>" (end of text = padding,
+                  magvlt.text_eot_id)
+This is exactly how CLIP's simple_tokenizer builds its vocabulary from its merges, so the merges
+file alone (NAME-merges.txt) determines the vocabulary, as for the official models.
 
 Example:
     python3 charbpe.py --corpus captions.txt --vocab-size 2048 --out vocab.json
@@ -30,7 +33,7 @@ from typing import Dict, Iterable, List, Optional, Tuple
 
 from clip_vocab import END_OF_WORD_SUFFIX, TextTokenizer, bytes_to_unicode
 
-EOT = "<|endoftext|>"
+SOT, EOT = "<|startoftext|>", "<|endoftext|>"
 _CJK = [(0x4E00, 0x9FFF), (0x3400, 0x4DBF), (0x20000, 0x2A6DF), (0x2A700, 0x2B73F),
         (0x2B740, 0x2B81F), (0x2B920, 0x2CEAF), (0xF900, 0xFAFF), (0x2F800, 0x2FA1F)]
 
@@ -199,15 +202,15 @@ def train_bpe(texts: Iterable[str], vocab_size: int, ctx_len: int) -> CharBpe:
         return pc, where
 
     pc, where = pair_counts()
-    while len(vocab) < vocab_size - 1 and pc:
-        best = max(pc.items(), key=lambda kv: (kv[1], kv[0]))[0]
-        if pc[best] <= 0:
+    while len(vocab) < vocab_size - 2 and pc:
+        cands = [kv for kv in pc.items() if kv[1] > 0 and kv[0][0] + kv[0][1] not in in_vocab]
+        if not cands:
             break
+        best = max(cands, key=lambda kv: (kv[1], kv[0]))[0]
         a, b = best
         merges.append(f"{a} {b}")
-        if a + b not in in_vocab:
-            vocab.append(a + b)
-            in_vocab.add(a + b)
+        vocab.append(a + b)
+        in_vocab.add(a + b)
         for w in list(where.get(best, ())):
             sym = words[w]
             for x, y in zip(sym, sym[1:]):
@@ -227,7 +230,7 @@ def train_bpe(texts: Iterable[str], vocab_size: int, ctx_len: int) -> CharBpe:
             for x, y in zip(out, out[1:]):
                 pc[(x, y)] += freq[w]
                 where[(x, y)].add(w)
-    vocab.append(EOT)
+    vocab += [SOT, EOT]
     return CharBpe(vocab, merges, ctx_len)
 
 

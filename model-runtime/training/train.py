@@ -392,7 +392,7 @@ def main(argv=None) -> None:
     ap.add_argument("--task-weights", default="8,1,1")
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--length-coef", type=float, default=0.01)
-    ap.add_argument("--length-frac", type=float, default=0.125)
+    ap.add_argument("--length-frac", type=float, default=0.25)
     ap.add_argument("--no-unroll", dest="unroll", action="store_false")
     ap.add_argument("--unroll-coef", type=float, default=1.0)
     ap.add_argument("--unroll-frac", type=float, default=0.25)

@@ -286,11 +286,19 @@ def encode_all(a) -> None:
     R = vq.g.resolution
     out = {"full": [], "hhalf": [], "vhalf": []}
     t0 = time.time()
+    s = vq.g.resolution // 2 ** (len(vq.g.ch_mult) - 1)
     for i in range(0, len(images), 256):
         b = images[i:i + 256]
         out["full"].append(vq.codes_of(vq.encode_z(to_x(b))).numpy().astype(np.int16))
-        out["hhalf"].append(vq.codes_of(vq.encode_z(to_x(squeeze(b, R // 2, R)))).numpy().astype(np.int16))
-        out["vhalf"].append(vq.codes_of(vq.encode_z(to_x(squeeze(b, R, R // 2)))).numpy().astype(np.int16))
+        # half-image codes (MixSel) are only needed for training pairs
+        hh = np.zeros((len(b), s, s // 2), np.int16)
+        vh = np.zeros((len(b), s // 2, s), np.int16)
+        tr = np.nonzero(split[i:i + 256] == 0)[0]
+        if len(tr):
+            hh[tr] = vq.codes_of(vq.encode_z(to_x(squeeze(b[tr], R // 2, R)))).numpy()
+            vh[tr] = vq.codes_of(vq.encode_z(to_x(squeeze(b[tr], R, R // 2)))).numpy()
+        out["hhalf"].append(hh)
+        out["vhalf"].append(vh)
         if i % 5120 == 0:
             print(f"{i}/{len(images)} {time.time() - t0:.0f}s", flush=True)
     z = np.load(os.path.join(a.data, "dataset.npz"))

@@ -50,7 +50,8 @@ tmp = tempfile.mkdtemp(prefix="magvlt-train-test-")
 try:
     data, work = os.path.join(tmp, "data"), os.path.join(tmp, "work")
     common = ["--styles", "noto,noto-v1,twemoji,flagpack,openmoji", "--max-concepts", "24",
-              "--composites-train", "40", "--composites-eval", "6", "--node-modules", node_modules]
+              "--composites-train", "40", "--composites-eval", "6", "--train-backgrounds", "1",
+              "--node-modules", node_modules]
     run([py, os.path.join(training, "dataset.py"), "--out", data] + common)
     z = np.load(os.path.join(data, "dataset.npz"))
     meta = json.load(open(os.path.join(data, "meta.json")))

@@ -1,0 +1,37 @@
+#!/bin/sh
+# CPU recipe of the shipped default model (issue 7): every step resumes from its checkpoint in
+# $WORK when re-run, so the script can be restarted after an interruption. Run from the source
+# root with Debian's /usr/bin/python3 (python3-torch, python3-numpy, python3-pil, python3-yaml,
+# gir1.2-rsvg-2.0, python3-gi-cairo) after `npm ci` and a meson build (for the evaluation CLI).
+# Each step runs at nice 10 on one thread (the machine is shared); see TRAINING_NOTES.md for the
+# times measured on the 2-core machine.
+set -eu
+CACHE=${CACHE:-/work/cache/magvlt-train}
+DATA=$CACHE/data
+WORK=$CACHE/work
+T=model-runtime/training
+PY="nice -n 10 /usr/bin/python3"
+mkdir -p "$WORK"
+
+# 1. dataset: 64x64 renders + captions + splits (~2 min)
+[ -f "$DATA/dataset.npz" ] || $PY $T/dataset.py --out "$DATA"
+# 2. VQGAN (taming architecture, 8x8 codes, 1024 codes) and the code grids
+[ -f "$WORK/vqgan/vqgan.pt" ] && grep -q '"step": 2000' "$WORK/vqgan/log.jsonl" || \
+    $PY $T/vqgan_train.py train --data "$DATA" --work "$WORK" --steps 2000
+[ -f "$WORK/codes.npz" ] || $PY $T/vqgan_train.py encode --data "$DATA" --work "$WORK"
+# 3. text vocabulary (CharBPE, 3,072 entries, 32 text slots) on the train/val/test captions
+[ -f "$WORK/bpe.json" ] || {
+    /usr/bin/python3 -c "import numpy as np; z = np.load('$DATA/dataset.npz'); \
+open('$WORK/captions.txt', 'w').write('\n'.join(z['captions'][z['split'] < 3]) + '\n')"
+    $PY $T/charbpe.py --corpus "$WORK/captions.txt" --vocab-size 3072 --ctx-len 32 --out "$WORK/bpe.json"; }
+# 4. the independent evaluation classifier (real renders only)
+[ -f "$WORK/classifier/net.pt" ] || $PY $T/classifier.py train --data "$DATA" --work "$WORK"
+# 5. stage 2 (resumable; the shipped model's settings)
+$PY $T/train.py --work "$WORK" --data "$DATA" --steps 6000 --batch 32 --embed-dim 192 --n-layers 6 \
+    --n-heads 4 --lr 1e-3 --warmup 300 --task-weights 3,1,1 --save-every 100 --log-every 20
+# 6. export (official layout -> GGUF), evaluation, contact sheet, regression data
+$PY $T/export_default.py --work "$WORK" --out data/models/default.gguf
+$PY $T/evaluate.py --model data/models/default.gguf --data "$DATA" --work "$WORK" --out data/models/eval.json
+$PY $T/contact_sheet.py --model data/models/default.gguf --data "$DATA" --out data/models/contact-sheet.png
+$PY $T/record_regression.py --data "$DATA" --cli build/model-runtime/tools/magvlt \
+    --gen-codes build/tests/training/gen-codes
