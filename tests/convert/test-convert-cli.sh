@@ -3,24 +3,7 @@
 # `magvlt convert` command line (usage errors, messages, the progress bar on a
 # terminal, --type), and the other commands on a VQGAN-only model.
 magvlt=$1 vqonly=$2 full=$3 data=$4
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-check () {  # check NAME EXPECTED_RC PATTERN -- COMMAND...
-  name=$1 want_rc=$2 pattern=$3
-  shift 4
-  "$@" >"$tmp/out" 2>&1
-  rc=$?
-  if [ "$rc" -eq "$want_rc" ] && { [ -z "$pattern" ] || grep -q -- "$pattern" "$tmp/out"; }; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name (exit $rc, wanted $want_rc and /$pattern/):"
-    sed 's/^/     /' "$tmp/out"
-    failed=$((failed + 1))
-  fi
-}
+. "$(dirname "$0")/../lib/check.sh"
 
 ckpt=$data/tiny-magvlt.ckpt vq=$data/tiny-vqgan.ckpt cfg=$data/config.yaml
 check "convert listed in magvlt --help" 0 "convert" -- "$magvlt" --help
@@ -54,5 +37,4 @@ echo "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 63]" >"$tmp/codes.json"
 check "vq decode works on a VQGAN-only model" 0 "" -- "$magvlt" vq decode -m "$vqonly" --codes "$tmp/codes.json" -o "$tmp/d.png"
 check "the decoded image exists" 0 "" -- test -s "$tmp/d.png"
 
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -5,25 +5,8 @@
 # code-file formats, and exit codes and messages on bad input.
 # PYTHON needs numpy only; PNG files are written and read with zlib here.
 magvlt=$1 model=$2 expected=$3 python=$4 training=$5
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
+. "$(dirname "$0")/../lib/check.sh"
 fixture_codes="53 11 23 10 35 32 57 61 57 46 51 46 35 59 0 53"
-
-check () {  # check NAME EXPECTED_RC PATTERN -- COMMAND...
-  name=$1 want_rc=$2 pattern=$3
-  shift 4
-  "$@" >"$tmp/out" 2>&1
-  rc=$?
-  if [ "$rc" -eq "$want_rc" ] && { [ -z "$pattern" ] || grep -q -- "$pattern" "$tmp/out"; }; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name (exit $rc, wanted $want_rc and /$pattern/):"
-    sed 's/^/     /' "$tmp/out"
-    failed=$((failed + 1))
-  fi
-}
 
 # Prints the codes of an image as one line of numbers (stderr kept apart).
 codes_of () {  # codes_of IMAGE
@@ -237,5 +220,4 @@ check "magvlt --help lists vq" 0 "vq  *encode an image" -- "$magvlt" --help
 check "encode --help documents alpha" 0 "composited over white" -- "$magvlt" vq encode --help
 check "encode --help documents the resize" 0 "PIL's antialiased bilinear" -- "$magvlt" vq encode --help
 check "decode --help documents the code file" 0 '"grid": \[s, s\]' -- "$magvlt" vq decode --help
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary

@@ -2,24 +2,7 @@
 # test-cli.sh MAGVLT MODEL CASES — the `magvlt` tool: info, forward, and
 # its exit codes and messages on bad command lines and bad files.
 magvlt=$1 model=$2 cases=$3
-tmp=$(mktemp -d) || exit 1
-trap 'rm -rf "$tmp"' EXIT
-passed=0 failed=0
-
-check () {  # check NAME EXPECTED_RC PATTERN -- COMMAND...
-  name=$1 want_rc=$2 pattern=$3
-  shift 4
-  "$@" >"$tmp/out" 2>&1
-  rc=$?
-  if [ "$rc" -eq "$want_rc" ] && { [ -z "$pattern" ] || grep -q -- "$pattern" "$tmp/out"; }; then
-    echo "ok   $name"
-    passed=$((passed + 1))
-  else
-    echo "FAIL $name (exit $rc, wanted $want_rc and /$pattern/):"
-    sed 's/^/     /' "$tmp/out"
-    failed=$((failed + 1))
-  fi
-}
+. "$(dirname "$0")/../lib/check.sh"
 
 check "info prints the geometry" 0 "2 layers, width 64, 4 heads" -- "$magvlt" info -m "$model"
 check "info prints the sequence" 0 "28 = 4 + 16 image tokens (4x4 grid) + 8 text slots" -- "$magvlt" info -m "$model"
@@ -39,5 +22,4 @@ printf 'not a model' > "$tmp/bad.gguf"
 check "not a GGUF file" 1 "bad magic number" -- "$magvlt" info -m "$tmp/bad.gguf"
 printf '{"stage2_cases": {"a": {"layout": "X2Y"}}}' > "$tmp/bad.json"
 check "bad case file" 1 "layout must be" -- "$magvlt" forward -m "$model" --cases "$tmp/bad.json" --out "$tmp/y"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+summary
