@@ -3,25 +3,61 @@
 # machine (its own PyTorch 2.x, CUDA, bf16 autocast; no librsvg needed there).
 #
 # The dataset is rendered and encoded HERE (dataset.py, vqgan_train.py encode); only the code
-# grids travel: WORK/codes.npz (codes + captions + splits, ~6 MB compressed) and WORK/bpe.json.
-# Copy them into a git-ignored folder of the working tree and carry it, e.g.
+# grids travel: WORK/codes.npz (codes + captions + splits, ~9 MB) and WORK/bpe.json. Copy them
+# into a git-ignored folder of the working tree and carry it:
 #     mkdir -p build/gpu-work && cp /work/cache/magvlt-train/work/{codes.npz,bpe.json} build/gpu-work/
 #     run(command="sh model-runtime/training/gpu_recipe.sh build/gpu-work", carry=["build/gpu-work"],
 #         timeout_s=420)
-# The checkpoint comes back in $OUT as shards of <= 16 MiB (stage2-ckpt.pt.partNN); join them
-# here with `cat stage2-ckpt.pt.part* > WORK/stage2-gpu/ckpt.pt` and export with
-# export_default.py --stage2 WORK/stage2-gpu/ckpt.pt.
 #
-# UNTESTED in the session that wrote it (no device machine was lent); the CPU path is tested.
-set -eu
+# Four trainings share the GPU at once (each is bound by kernel launches, not by the GPU's
+# arithmetic, at these sizes): the default model (C 256, 8 layers, batch 512) and the ablation
+# (full / without MixSel / without UnrollMask at C 192, 6 layers, batch 256, a fixed step count).
+# Every run's cosine schedule ends when its time budget does (train.py --time-budget), so the
+# weights that come back are the decayed ones, not a snapshot cut off mid-schedule.
+#
+# What comes back in $OUT: gpu-results.tar.gz split into parts of <= 15 MiB
+# (gpu-results.tar.gz.partNN; weights without optimiser state + logs). Here:
+#     cat OUTDIR/gpu-results.tar.gz.part* | tar xzf - -C /work/cache/magvlt-train/work/gpu
+# then export with export_default.py --stage2 .../gpu/run/main.pt (see TRAINING_NOTES.md).
+#
+# Test it here on the CPU with tiny settings:
+#     DEVICE=cpu BUDGET=15 MAIN="--embed-dim 64 --n-layers 2 --batch 32" \
+#         ABL="--embed-dim 32 --n-layers 1 --batch 16" ABL_STEPS=5 OUT=/tmp/o PY=/usr/bin/python3 sh gpu_recipe.sh W
+set -u
 W=${1:?usage: gpu_recipe.sh WORK_DIR_WITH_codes.npz_AND_bpe.json}
 OUT=${OUT:-/tmp/gpu-out}
-mkdir -p "$OUT"
-python3 -c 'import torch; print(torch.__version__, torch.cuda.get_device_name(0))'
-# ~5 minutes of training at most; the last checkpoint (every 250 steps) survives the time limit
-timeout 300 python3 model-runtime/training/train.py --work "$W" --device cuda --threads 8 \
-    --batch 512 --steps 6000 --lr 2e-3 --warmup 300 --save-every 250 --log-every 50 \
-    --embed-dim 256 --n-layers 6 --n-heads 4 || echo "training stopped (time limit): keeping the last checkpoint"
-cp "$W/stage2/log.jsonl" "$OUT/stage2-log.jsonl"
-split -b 15M -d "$W/stage2/ckpt.pt" "$OUT/stage2-ckpt.pt.part"
+DEVICE=${DEVICE:-cuda}
+BUDGET=${BUDGET:-270}
+ABL_STEPS=${ABL_STEPS:-2000}
+MAIN=${MAIN:---embed-dim 256 --n-layers 8 --n-heads 4 --batch 512}
+ABL=${ABL:---embed-dim 192 --n-layers 6 --n-heads 4 --batch 256}
+PY=${PY:-python3}
+T=model-runtime/training
+R=$W/run
+export PYTHONUNBUFFERED=1
+mkdir -p "$OUT" "$R"
+$PY -c 'import sys, torch, numpy
+print("python", sys.version.split()[0], "torch", torch.__version__, "numpy", numpy.__version__,
+      torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA")'
+
+common="--device $DEVICE --threads 2 --time-budget $BUDGET --lr 2e-3 --warmup 200 --task-weights 3,1,1 --log-every 50"
+# shellcheck disable=SC2086
+$PY $T/train.py --work "$W" --out main $common $MAIN --steps 100000 --save-every 1000 \
+    --export "$R/main.pt" > "$R/main.log" 2>&1 &
+pids=$!
+for v in full no-mixsel no-unroll; do
+    case $v in full) flag="" ;; no-mixsel) flag=--no-mixsel ;; no-unroll) flag=--no-unroll ;; esac
+    # shellcheck disable=SC2086
+    $PY $T/train.py --work "$W" --out "abl-$v" $common $ABL --steps "$ABL_STEPS" --save-every 1000 \
+        $flag --export "$R/abl-$v.pt" > "$R/abl-$v.log" 2>&1 &
+    pids="$pids $!"
+done
+status=0
+for pid in $pids; do wait "$pid" || status=1; done
+for f in "$R"/*.log; do echo "== $f"; tail -n 3 "$f" | cut -c1-400; done
+cp "$W/main/log.jsonl" "$R/main.jsonl" 2>/dev/null
+for v in full no-mixsel no-unroll; do cp "$W/abl-$v/log.jsonl" "$R/abl-$v.jsonl" 2>/dev/null; done
+tar czf "$W/gpu-results.tar.gz" -C "$W" run
+split -b 15M -d "$W/gpu-results.tar.gz" "$OUT/gpu-results.tar.gz.part"
 ls -l "$OUT"
+exit $status
