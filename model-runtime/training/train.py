@@ -460,6 +460,10 @@ def main(argv=None) -> None:
                     help="seconds of training (0: none); the schedule decays over min(steps, budget) "
                          "and the run ends when either is spent")
     ap.add_argument("--export", help="also write the final weights alone (no optimiser state) here")
+    ap.add_argument("--export-half", action="store_true",
+                    help="--export in float16 (half the size: what comes back from a lent GPU is capped)")
+    ap.add_argument("--init", help="start from these weights (an --export file, e.g. the shipped model's) "
+                                   "with a fresh optimiser; ignored when WORK/OUT/ckpt.pt resumes")
     a = ap.parse_args(argv)
 
     from charbpe import CharBpe
@@ -490,11 +494,19 @@ def main(argv=None) -> None:
                              {"params": other, "weight_decay": 0.0}], lr=a.lr, betas=(0.9, 0.98))
     ck = os.path.join(out_dir, "ckpt.pt")
     step = 0
+    steps_before = 0  # steps of the --init weights, so exports count the whole training
+    if a.init and not os.path.exists(ck):
+        st = torch.load(a.init, map_location="cpu")
+        steps_before = int(st.get("steps_total", st.get("step", 0)))
+        model.load_state_dict({k: v.float() for k, v in st["model"].items()})
+        if rank == 0:
+            print(f"initialised from {a.init} (trained {st.get('step')} steps)", flush=True)
     if os.path.exists(ck):
         st = torch.load(ck, map_location="cpu")
         model.load_state_dict(st["model"])
         opt.load_state_dict(st["opt"])
         step = st["step"]
+        steps_before = int(st.get("steps_before", 0))
         if rank == 0:
             print(f"resumed from {ck} at step {step}", flush=True)
     obj: nn.Module = Objective(model, a)
@@ -550,13 +562,15 @@ def main(argv=None) -> None:
             print(json.dumps(ent), flush=True)
         if rank == 0 and step % a.save_every == 0 and step < a.steps:
             save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                         "config": asdict(cfg), "args": vars(a)}, ck)
+                         "config": asdict(cfg), "args": vars(a), "steps_before": steps_before}, ck)
     if rank == 0:
         # the final state, whether the step count or the time budget ended the run
         save_atomic({"model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                     "config": asdict(cfg), "args": vars(a)}, ck)
+                     "config": asdict(cfg), "args": vars(a), "steps_before": steps_before}, ck)
         if a.export:
-            save_atomic({"model": model.state_dict(), "step": step, "config": asdict(cfg), "args": vars(a),
+            dt = torch.float16 if a.export_half else torch.float32
+            save_atomic({"model": {k: v.to(dt) for k, v in model.state_dict().items()}, "step": step,
+                         "steps_total": steps_before + step, "config": asdict(cfg), "args": vars(a),
                          "sec": round(time.time() - t0, 1)}, a.export)
     if world > 1:
         import torch.distributed as dist
