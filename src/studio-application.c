@@ -163,18 +163,12 @@ studio_application_startup (GApplication *app)
     { "win.show-help-overlay", { "<Control>question", NULL } },
     { "win.open('')", { "<Control>o", NULL } },
     { "win.save-as('')", { "<Control><Shift>s", NULL } },
-    { "win.paste-image", { "<Control>v", NULL } },
-    { "win.copy-result", { "<Control>c", NULL } },
-    { "win.undo", { "<Control>z", NULL } },
-    { "win.redo", { "<Control><Shift>z", NULL } },
-    { "win.tool('brush')", { "b", NULL } },
-    { "win.tool('eraser')", { "e", NULL } },
-    { "win.brush-grow", { "bracketright", NULL } },
-    { "win.brush-shrink", { "bracketleft", NULL } },
+    /* Ctrl+C/V/Z, B, E, [, ], Return and Delete are the window's own
+     * shortcuts (studio-window.c), not application accelerators: those run
+     * before the focused widget, so they would take the keys from someone
+     * typing in the caption box or a number field */
     { "win.inpaint", { "<Control>Return", NULL } },
     { "win.cancel", { "Escape", NULL } },
-    { "win.accept-result", { "Return", NULL } },
-    { "win.discard-result", { "Delete", NULL } },
     { "win.next-candidate", { "<Alt>Right", NULL } },
     { "win.previous-candidate", { "<Alt>Left", NULL } },
   };
@@ -216,6 +210,9 @@ studio_application_init (StudioApplication *self)
   };
 
   g_application_add_main_option_entries (G_APPLICATION (self), options);
+  /* NULL when the schema is not installed: built-in defaults, no
+   * preferences window */
+  self->settings = studio_settings_new ();
 }
 
 StudioApplication *

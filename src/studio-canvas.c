@@ -209,6 +209,9 @@ on_drag_begin (GtkGestureDrag *gesture, double x, double y, StudioCanvas *self)
       return;
     }
   self->pressure = 0;
+  /* the canvas takes the keyboard from the caption box, so B, E, [ and ]
+   * are tool keys again once one paints */
+  gtk_widget_grab_focus (GTK_WIDGET (self));
   begin_stroke (self, x, y, self->erasing || (mods & GDK_ALT_MASK));
 }
 
@@ -246,6 +249,7 @@ on_stylus_down (GtkGestureStylus *gesture, double x, double y, StudioCanvas *sel
 
   gtk_gesture_stylus_get_axis (gesture, GDK_AXIS_PRESSURE, &pressure);
   self->pressure = CLAMP (pressure, 0.05, 1.0);
+  gtk_widget_grab_focus (GTK_WIDGET (self));
   begin_stroke (self, x, y,
                 self->erasing
                   || (tool && gdk_device_tool_get_tool_type (tool) == GDK_DEVICE_TOOL_TYPE_ERASER));
@@ -360,6 +364,7 @@ studio_canvas_init (StudioCanvas *self)
   self->brush_size = 24;
   self->overlay_opacity = 0.5;
   self->show_mask = TRUE;
+  gtk_widget_set_focusable (GTK_WIDGET (self), TRUE);
 
   gtk_gesture_single_set_button (GTK_GESTURE_SINGLE (drag), 0);
   g_signal_connect (drag, "drag-begin", G_CALLBACK (on_drag_begin), self);

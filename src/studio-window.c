@@ -101,8 +101,9 @@ studio_window_open_path (StudioWindow *self, const char *path)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GdkPixbuf) image = NULL;
+  g_autoptr (GVariant) busy = g_action_group_get_action_state (G_ACTION_GROUP (self), "busy");
 
-  if (g_variant_get_boolean (g_action_group_get_action_state (G_ACTION_GROUP (self), "busy")))
+  if (g_variant_get_boolean (busy))
     {
       studio_window_error (self, _ ("Wait for the running job to finish, or cancel it"));
       return FALSE;
@@ -123,13 +124,21 @@ studio_window_open_path (StudioWindow *self, const char *path)
   return TRUE;
 }
 
-void
+gboolean
 studio_window_open_file (StudioWindow *self, GFile *file)
 {
   g_autofree char *path = g_file_get_path (file);
 
-  if (path)
-    studio_window_open_path (self, path);
+  if (!path)
+    {
+      /* e.g. a link dragged from a web browser */
+      g_autofree char *uri = g_file_get_uri (file);
+      g_autofree char *message = g_strdup_printf (_ ("Only local files can be opened: %s"), uri);
+
+      studio_window_error (self, message);
+      return FALSE;
+    }
+  return studio_window_open_path (self, path);
 }
 
 gboolean
@@ -357,8 +366,11 @@ on_compare_pressed (GtkGestureClick *gesture, int n_press, double x, double y, S
 }
 
 static void
-on_compare_released (GtkGestureClick *gesture, int n_press, double x, double y, StudioWindow *self)
+on_compare_released (GtkGesture *gesture, GdkEventSequence *sequence, StudioWindow *self)
 {
+  /* connected to GtkGesture::end, which comes on release and also when the
+   * press is cancelled or taken over (pointer grab, window losing focus), so
+   * the candidate always comes back */
   studio_window_show_candidate (self, self->candidate_index);
 }
 
@@ -798,17 +810,23 @@ on_drop_leave (GtkDropTarget *target, StudioWindow *self)
 static gboolean
 on_drop (GtkDropTarget *target, const GValue *value, double x, double y, StudioWindow *self)
 {
+  GFile *file = NULL;
+  GSList *files = NULL;
+  gboolean opened;
+
   gtk_revealer_set_reveal_child (self->drop_revealer, FALSE);
   if (G_VALUE_HOLDS (value, GDK_TYPE_FILE_LIST))
     {
-      GSList *files = gdk_file_list_get_files (g_value_get_boxed (value));
-
-      if (files)
-        studio_window_open_file (self, files->data);
-      g_slist_free (files);
-      return files != NULL;
+      files = gdk_file_list_get_files (g_value_get_boxed (value));
+      file = files ? files->data : NULL;
     }
-  return FALSE;
+  else if (G_VALUE_HOLDS (value, G_TYPE_FILE))
+    file = g_value_get_object (value);
+  /* the first file only; a drop that could not be opened is refused, so
+   * the source does not delete a moved file */
+  opened = file && studio_window_open_file (self, file);
+  g_slist_free (files);
+  return opened;
 }
 
 /* ---- object ------------------------------------------------------------ */
@@ -821,13 +839,24 @@ on_caption_changed (GtkTextBuffer *buffer, StudioWindow *self)
   studio_window_set_observer (self, "caption-text", g_variant_new_string (text));
 }
 
+static gboolean
+close_when_idle (gpointer window)
+{
+  gtk_window_close (GTK_WINDOW (window));
+  return G_SOURCE_REMOVE;
+}
+
 static void
 on_close_response (AdwMessageDialog *dialog, const char *response, StudioWindow *self)
 {
   if (g_str_equal (response, "discard"))
     {
       self->close_confirmed = TRUE;
-      gtk_window_close (GTK_WINDOW (self));
+      /* not from inside the dialog's response: closing the window now
+       * frees it while the dialog, still transient for it, is being torn
+       * down, which then touches the freed window */
+      g_idle_add_full (G_PRIORITY_DEFAULT_IDLE, close_when_idle, g_object_ref (self),
+                       g_object_unref);
     }
 }
 
@@ -912,6 +941,30 @@ studio_window_class_init (StudioWindowClass *klass)
   gtk_widget_class_bind_template_child (widget_class, StudioWindow, drop_revealer);
   gtk_widget_class_bind_template_callback (widget_class, on_compare_pressed);
   gtk_widget_class_bind_template_callback (widget_class, on_compare_released);
+
+  /* Shortcuts that a focused text field or button needs for itself: they
+   * run after it (bubble phase), so typing "b" in the caption box types a
+   * b, and Ctrl+C there copies the selected words, not the image.
+   * Ctrl+Return, Escape and Alt+arrows stay application accelerators. */
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_c, GDK_CONTROL_MASK, "win.copy-result",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_v, GDK_CONTROL_MASK, "win.paste-image",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z, GDK_CONTROL_MASK, "win.undo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_z, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "win.redo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Z, GDK_CONTROL_MASK | GDK_SHIFT_MASK,
+                                       "win.redo", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_b, 0, "win.tool", "s", "brush");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_e, 0, "win.tool", "s", "eraser");
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_bracketright, 0, "win.brush-grow",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_bracketleft, 0, "win.brush-shrink",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Return, 0, "win.accept-result", NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_KP_Enter, 0, "win.accept-result",
+                                       NULL);
+  gtk_widget_class_add_binding_action (widget_class, GDK_KEY_Delete, 0, "win.discard-result", NULL);
 }
 
 static void
@@ -928,7 +981,8 @@ studio_window_init (StudioWindow *self)
   g_signal_connect (gtk_text_view_get_buffer (self->caption_view), "changed",
                     G_CALLBACK (on_caption_changed), self);
 
-  drop = gtk_drop_target_new (GDK_TYPE_FILE_LIST, GDK_ACTION_COPY);
+  drop = gtk_drop_target_new (G_TYPE_INVALID, GDK_ACTION_COPY);
+  gtk_drop_target_set_gtypes (drop, (GType[]){ GDK_TYPE_FILE_LIST, G_TYPE_FILE }, 2);
   g_signal_connect (drop, "drop", G_CALLBACK (on_drop), self);
   g_signal_connect (drop, "enter", G_CALLBACK (on_drop_enter), self);
   g_signal_connect (drop, "leave", G_CALLBACK (on_drop_leave), self);

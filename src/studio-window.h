@@ -14,7 +14,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (StudioWindow, studio_window, STUDIO, WINDOW, AdwApplicationWindow)
 
 StudioWindow *studio_window_new (StudioApplication *application);
-void studio_window_open_file (StudioWindow *self, GFile *file);
+gboolean studio_window_open_file (StudioWindow *self, GFile *file);
 void studio_window_load_model (StudioWindow *self, const char *path);
 
 G_END_DECLS
