@@ -5,7 +5,7 @@
 Usage (under xvfb-run + dbus-run-session): test-e2e.py MAGVLT_STUDIO MAGVLT_CLI MODEL WORKDIR
 
 Checks: open → seed → caption → busy goes true then false → caption-text equals `magvlt caption`
-for the same model, image and seed; load-mask + set-caption + inpaint → accept → save-as → pixels
+for the same model, image and seed; load-mask + set-caption + feather 16 + inpaint → accept → save-as → pixels
 outside the mask unchanged, the masked region changed; screenshot is a non-blank PNG; bad inputs
 (missing file, corrupt PNG, empty mask) set last-error and the app keeps running.
 """
@@ -184,6 +184,10 @@ def main() -> None:
     check(app.state("caption-text") == "a red apple on a blue background", "set-caption updates caption-text")
     # GTK sends action changes on idle, so a job of a few milliseconds can
     # start and end between two announcements: wait for its result instead
+    # a wide soft edge: the feathered paste-back blends only inside the
+    # painted mask, so everything outside it must stay byte-identical
+    app.set_state("feather", GLib.Variant("d", 16.0))
+    check(app.state("feather") == 16.0, "feather set to 16 over D-Bus")
     app.act("inpaint")
     ok = app.wait(lambda: app.state("candidates") == 1 and app.state("busy") is False, 60,
                   "the inpaint result")
@@ -198,7 +202,7 @@ def main() -> None:
     outside = sum(before[y][x] != after[y][x] for y in range(H) for x in range(W) if not in_mask(x, y))
     inside = sum(before[y][x] != after[y][x] for y in range(H) for x in range(W) if in_mask(x, y))
     check((w, h) == (W, H), f"saved image has the input's size {w}x{h}")
-    check(outside == 0, f"no pixel outside the mask changed ({outside} differ)")
+    check(outside == 0, f"feathered paste-back: no pixel outside the mask changed ({outside} differ)")
     check(inside > 0, f"the masked region changed ({inside} pixels)")
     check(app.state("dirty") is False, "saving clears dirty")
     saved = GdkPixbuf.Pixbuf.new_from_file(out)
