@@ -3,7 +3,8 @@
 # caption, inpaint, edit, infill, joint, and vq (encode, then decode). Every
 # run must end with no memcheck error and no definitely, indirectly or
 # possibly lost block (--leak-check=full --error-exitcode=99); the exit code
-# of the job itself must be 0.
+# of the job itself must be 0. Then three failing runs (an image that is not
+# one, an empty mask, a truncated model), which must exit 1 just as cleanly.
 #
 #   tests/valgrind/run.sh MAGVLT MODEL.gguf [LOGDIR]
 #   e.g. tests/valgrind/run.sh build-h11/model-runtime/tools/magvlt \
@@ -49,12 +50,16 @@ png(sys.argv[1] + "/photo.png", w, h, 2, 3,
     [v for y in range(h) for x in range(w) for v in (x * 6, y * 8, (x * y) % 256)])
 png(sys.argv[1] + "/mask.png", w, h, 0, 1,
     [255 if 8 <= y < 20 and 10 <= x < 25 else 0 for y in range(h) for x in range(w)])
+png(sys.argv[1] + "/mask-empty.png", w, h, 0, 1, [0] * (w * h))
+open(sys.argv[1] + "/not-an-image.png", "w").write("not a PNG\n")
 EOF
+head -c 100000 "$model" >"$logs/truncated.gguf" || exit 1
 
 passed=0 failed=0
+# vg NAME WANTED_EXIT MAGVLT-ARGS...
 vg() {
-  name=$1
-  shift
+  name=$1 want=$2
+  shift 2
   valgrind --tool=memcheck --error-exitcode=99 --leak-check=full --show-leak-kinds=definite,indirect,possible \
     --errors-for-leak-kinds=definite,indirect,possible --track-origins=yes --num-callers=30 \
     --suppressions="$here/suppressions.supp" --log-file="$logs/$name.valgrind.log" \
@@ -62,25 +67,28 @@ vg() {
   rc=$?
   summary=$(grep -E 'ERROR SUMMARY|definitely lost:|indirectly lost:|possibly lost:' "$logs/$name.valgrind.log" |
     sed 's/^==[0-9]*== *//' | tr -s ' \n' '  ')
-  if [ $rc -eq 0 ]; then
+  if [ $rc -eq "$want" ]; then
     passed=$((passed + 1))
     echo "ok   $name: $summary"
   else
     failed=$((failed + 1))
-    echo "FAIL $name (exit $rc): $summary; see $logs/$name.valgrind.log"
+    echo "FAIL $name (exit $rc, wanted $want): $summary; see $logs/$name.valgrind.log"
   fi
 }
 
 M="-m $model -t 2 --seed 1"
 cd "$logs" || exit 1
-vg generate generate $M -p "a red heart on a white background" -o gen.png --steps 4
-vg caption caption $M -i photo.png --steps 4
-vg inpaint inpaint $M -i photo.png --mask mask.png -p "a cat" -o inp.png --steps 4
-vg edit edit $M -i photo.png --mask mask.png -p "a blue flag" --strength 0.5 -o edit.png --steps 4
-vg infill infill $M -i photo.png -p "a [MASK] on a blue background" --steps 4
-vg joint joint $M -o joint.png --steps 4
-vg vq-encode vq encode -m "$model" -t 2 -i photo.png --json
+vg generate 0 generate $M -p "a red heart on a white background" -o gen.png --steps 4
+vg caption 0 caption $M -i photo.png --steps 4
+vg inpaint 0 inpaint $M -i photo.png --mask mask.png -p "a cat" -o inp.png --steps 4
+vg edit 0 edit $M -i photo.png --mask mask.png -p "a blue flag" --strength 0.5 -o edit.png --steps 4
+vg infill 0 infill $M -i photo.png -p "a [MASK] on a blue background" --steps 4
+vg joint 0 joint $M -o joint.png --steps 4
+vg vq-encode 0 vq encode -m "$model" -t 2 -i photo.png --json
 cp vq-encode.out codes.json
-vg vq-decode vq decode -m "$model" -t 2 --codes codes.json -o vq.png
+vg vq-decode 0 vq decode -m "$model" -t 2 --codes codes.json -o vq.png
+vg caption-not-an-image 1 caption $M -i not-an-image.png
+vg inpaint-empty-mask 1 inpaint $M -i photo.png --mask mask-empty.png -p x -o never.png --steps 4
+vg generate-truncated-model 1 generate -m truncated.gguf -t 2 -p x -o never.png
 echo "$passed passed, $failed failed"
 [ $failed -eq 0 ]
