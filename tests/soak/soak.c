@@ -11,29 +11,14 @@
  * Usage: soak MODEL.gguf [N_JOBS (100)] [WARMUP_JOBS (8)] [MAX_GROWTH_PERCENT (5)]
  * Prints one line per job and a summary; exits 1 when a job fails or a check
  * does not hold. `meson test soak` runs 100 jobs on the tiny jobs model;
- * tests/soak/README.md gives the command for a larger model. */
+ * tests/README.md gives the command for a larger model. */
 #include "magvlt.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-/* Under AddressSanitizer freed memory waits in a quarantine (256 MB) before
- * reuse, so the RSS grows with every job by design: the RSS check is off
- * there (LeakSanitizer checks for leaks instead); descriptors and threads
- * are still counted. */
-#if defined(__SANITIZE_ADDRESS__)
-#define SOAK_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SOAK_ASAN 1
-#endif
-#endif
-#ifndef SOAK_ASAN
-#define SOAK_ASAN 0
-#endif
+#include "proc-usage.h"
 
 enum {
   JOB_GENERATE,
@@ -50,39 +35,6 @@ enum {
 static const char *const job_names[N_JOB_KINDS] = {
   "generate", "caption", "inpaint", "edit", "infill", "joint", "vq", "cancel",
 };
-
-typedef struct {
-  long rss_kb;
-  int fds, threads;
-} usage;
-
-static int
-count_dir (const char *path)
-{
-  DIR *d = opendir (path);
-  if (!d)
-    return -1;
-  int n = 0;
-  struct dirent *e;
-  while ((e = readdir (d)))
-    if (e->d_name[0] != '.')
-      n++;
-  closedir (d);
-  return n - (strcmp (path, "/proc/self/fd") == 0); /* opendir's own descriptor */
-}
-
-static usage
-sample (void)
-{
-  usage u = { -1, count_dir ("/proc/self/fd"), count_dir ("/proc/self/task") };
-  FILE *f = fopen ("/proc/self/statm", "r");
-  long size, resident;
-  if (f && fscanf (f, "%ld %ld", &size, &resident) == 2)
-    u.rss_kb = resident * (sysconf (_SC_PAGESIZE) / 1024);
-  if (f)
-    fclose (f);
-  return u;
-}
 
 /* a smooth test image of any size */
 static uint8_t *
@@ -193,7 +145,7 @@ main (int argc, char **argv)
     }
 
   setvbuf (stdout, NULL, _IOLBF, 0); /* one line per job, also into a log file */
-  usage start = sample ();
+  proc_usage start = proc_usage_sample ();
   magvlt_model *model = NULL;
   magvlt_context *ctx = NULL;
   magvlt_context_params cp = magvlt_context_default_params ();
@@ -211,7 +163,7 @@ main (int argc, char **argv)
       fprintf (stderr, "soak: %s needs both a transformer and a VQGAN\n", argv[1]);
       return 1;
     }
-  usage loaded = sample ();
+  proc_usage loaded = proc_usage_sample ();
   printf ("start: rss %ld kB, %d fds, %d threads; model + context: rss %ld kB, %d fds, %d "
           "threads\n",
           start.rss_kb, start.fds, start.threads, loaded.rss_kb, loaded.fds, loaded.threads);
@@ -226,13 +178,13 @@ main (int argc, char **argv)
   magvlt_image img = { w, h, (size_t) w * 3, rgb };
 
   int failures = 0;
-  usage base = { 0 }, last = { 0 }, first = { 0 };
+  proc_usage base = { 0 }, last = { 0 }, first = { 0 };
   long rss_min = 0, rss_max = 0;
   for (int i = 0; i < n_jobs; i++)
     {
       int kind = i % N_JOB_KINDS;
       magvlt_status st = run_job (ctx, &info, kind, (uint64_t) i, &img, mask);
-      usage u = sample ();
+      proc_usage u = proc_usage_sample ();
       printf ("job %3d %-8s %-8s rss %7ld kB  fds %2d  threads %2d%s\n", i + 1, job_names[kind],
               st == MAGVLT_OK ? "ok" : magvlt_status_str (st), u.rss_kb, u.fds, u.threads,
               i + 1 == warmup ? "  <- end of warm-up" : "");
@@ -268,8 +220,8 @@ main (int argc, char **argv)
           max_growth);
   printf ("fds %d -> %d, threads %d -> %d (after the warm-up -> last)\n", base.fds, last.fds,
           base.threads, last.threads);
-  if (SOAK_ASAN)
-    printf ("RSS check skipped: built with AddressSanitizer (its quarantine keeps freed memory)\n");
+  if (SOAK_SANITIZER)
+    printf ("RSS check skipped: built with a sanitizer (its allocator keeps freed memory)\n");
   else if (growth > max_growth || shrink > max_growth)
     {
       printf ("FAIL RSS is not flat within %.1f %% after the warm-up\n", max_growth);
@@ -280,7 +232,7 @@ main (int argc, char **argv)
   magvlt_model_free (model);
   free (rgb);
   free (mask);
-  usage end = sample ();
+  proc_usage end = proc_usage_sample ();
   printf ("after freeing the context and the model: %d fds, %d threads (at start %d, %d)\n",
           end.fds, end.threads, start.fds, start.threads);
   if (end.fds != start.fds || end.threads != start.threads)

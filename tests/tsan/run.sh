@@ -1,8 +1,8 @@
 #!/bin/sh
 # ThreadSanitizer run (issue 11) of the tests that use threads: the engine's
 # cancel from another thread (sampler), cancellation and load cancellation
-# (api), the jobs, the soak loop with its cancelled jobs, and the app's
-# progress coalescer and worker (display-less). Any report fails the run.
+# (api), the jobs, the soak loops with their cancelled jobs (engine and app
+# worker), and the app's progress coalescer and worker (display-less). Any report fails the run.
 #
 #   tests/tsan/run.sh [BUILDDIR (build-tsan)]
 #
@@ -23,7 +23,7 @@ if [ ! -f "$builddir/build.ninja" ]; then
     -Dreference_tests=enabled -Dfuzzers=disabled || exit 1
 fi
 ninja -C "$builddir" tests/model-runtime/test-sampler tests/model-runtime/test-api \
-  tests/model-runtime/test-jobs tests/soak/soak tests/app/test-coalescer tests/app/test-worker \
+  tests/model-runtime/test-jobs tests/soak/soak tests/soak/soak-worker tests/app/test-coalescer tests/app/test-worker \
   tests/model-runtime/parity-small tests/model-runtime/jobs-model \
   tests/model-runtime/tokenizer/tokenizer-clip || exit 1
 shim=$PWD/$builddir/glib-annotations.so
@@ -33,4 +33,4 @@ cc -shared -fPIC -O1 -g -o "$shim" tests/tsan/glib-annotations.c \
 
 TSAN_OPTIONS="suppressions=$PWD/tests/tsan/suppressions.txt second_deadlock_stack=1 ${TSAN_OPTIONS:-}" \
   meson test -C "$builddir" --no-rebuild --print-errorlogs --num-processes 2 \
-  --wrapper "env LD_PRELOAD=$shim" sampler api jobs soak app-coalescer app-worker
+  --wrapper "env LD_PRELOAD=$shim" sampler api jobs soak soak-worker app-coalescer app-worker
