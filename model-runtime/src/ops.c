@@ -4,6 +4,8 @@
  * Legend: see ops.h. */
 #include "ops.h"
 
+#include "threads.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -27,6 +29,7 @@ mv_gemm (bool ta, bool tb, int m, int n, int k, float alpha, const float *a, int
           c[(size_t) i * ldc + j] = beta == 0.0f ? 0.0f : beta * c[(size_t) i * ldc + j];
       return;
     }
+  mv_blas_threads_for_flop (2.0 * m * n * k);
   cblas_sgemm (CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n,
                k, alpha, a, lda, b, ldb, beta, c, ldc);
 }

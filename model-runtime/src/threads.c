@@ -5,7 +5,9 @@
 
 #include <cblas.h>
 #include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 /* Counts distinct (package, core) pairs among the CPUs this process may run
@@ -60,8 +62,37 @@ mv_physical_cores (void)
   return n_seen > 0 ? n_seen : (n_cpus > 0 ? n_cpus : 1);
 }
 
+/* OpenBLAS's thread count is one process-wide setting: what jobs asked for,
+ * and what OpenBLAS was last told (0: unknown, tell it again). */
+static atomic_int blas_wanted = 1, blas_current = 0;
+
 void
 mv_blas_set_threads (int n)
 {
-  openblas_set_num_threads (n);
+  atomic_store (&blas_wanted, n > 0 ? n : 1);
+  atomic_store (&blas_current, 0);
+}
+
+static double
+split_flop (void)
+{
+  static _Atomic double threshold = -1.0;
+  double t = atomic_load (&threshold);
+  if (t < 0)
+    {
+      const char *env = getenv ("MAGVLT_BLAS_SPLIT_MFLOP");
+      char *end;
+      double v = env && *env ? strtod (env, &end) : -1.0;
+      t = env && *env && *end == '\0' && v >= 0 ? v * 1e6 : MV_BLAS_SPLIT_FLOP;
+      atomic_store (&threshold, t);
+    }
+  return t;
+}
+
+void
+mv_blas_threads_for_flop (double flop)
+{
+  int want = flop < split_flop () ? 1 : atomic_load (&blas_wanted);
+  if (atomic_exchange (&blas_current, want) != want)
+    openblas_set_num_threads (want);
 }

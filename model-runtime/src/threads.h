@@ -6,8 +6,24 @@
 /* Physical cores (not hyper-threads) available to this process; ≥ 1. */
 int mv_physical_cores (void);
 
-/* Sets the thread count of the BLAS library (process-wide in OpenBLAS, so
- * it is set again at the start of every job). */
+/* Sets the thread count the BLAS library may use for large products
+ * (process-wide in OpenBLAS, so it is set again at the start of every job).
+ * The setting reaches OpenBLAS at the next mv_blas_threads_for_flop. */
 void mv_blas_set_threads (int n);
+
+/* Called before each BLAS product of `flop` floating-point operations:
+ * products below MV_BLAS_SPLIT_FLOP run on one thread, larger ones on the
+ * count of mv_blas_set_threads. Splitting a small product costs more than
+ * it saves: its threads meet at a barrier every few microseconds of work,
+ * and on a busy machine one of them is often waiting for its core (the
+ * default model's forward took 40 ms on one thread and 125 ms on two).
+ * $MAGVLT_BLAS_SPLIT_MFLOP (read once; 0 = always split, as before)
+ * overrides the threshold, for measuring. */
+void mv_blas_threads_for_flop (double flop);
+
+/* 2·M·N·K below which a product stays on one thread: 100 MFLOP, about a
+ * millisecond of one core's sgemm; the largest product of the default
+ * model is 52 MFLOP, the smallest linear layer of MAGVLT-base 680 MFLOP. */
+#define MV_BLAS_SPLIT_FLOP 1e8
 
 #endif
