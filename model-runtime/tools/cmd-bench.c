@@ -19,10 +19,14 @@ compare_double (const void *a, const void *b)
 
 typedef magvlt_status (*bench_fn) (void *data);
 
+/* Human-readable lines go here: stdout, or stderr with --json (stdout then
+ * carries only the JSON object). */
+static FILE *report;
+
 /* Runs fn `repeat` times after one warm-up run; prints the median and the
- * fastest. */
+ * fastest and stores the median in *median_ms. */
 static gboolean
-bench (const char *what, bench_fn fn, void *data, int repeat, double flop)
+bench (const char *what, bench_fn fn, void *data, int repeat, double flop, double *median_ms)
 {
   g_autofree double *ms = g_new (double, repeat);
   magvlt_status st = fn (data); /* warm-up: page in the weights, allocate scratch */
@@ -38,10 +42,11 @@ bench (const char *what, bench_fn fn, void *data, int repeat, double flop)
       return FALSE;
     }
   qsort (ms, (size_t) repeat, sizeof *ms, compare_double);
-  printf ("%-28s median %8.1f ms   min %8.1f ms", what, ms[repeat / 2], ms[0]);
+  *median_ms = ms[repeat / 2];
+  fprintf (report, "%-28s median %8.1f ms   min %8.1f ms", what, ms[repeat / 2], ms[0]);
   if (flop > 0)
-    printf ("   %6.1f GFLOP/s", flop / (ms[repeat / 2] * 1e6));
-  printf ("   (%d runs)\n", repeat);
+    fprintf (report, "   %6.1f GFLOP/s", flop / (ms[repeat / 2] * 1e6));
+  fprintf (report, "   (%d runs)\n", repeat);
   return TRUE;
 }
 
@@ -76,7 +81,15 @@ run_decode (void *data)
   return magvlt_vq_decode (b->ctx, b->codes, b->rgb, (size_t) b->in.image_resolution * 3, NULL);
 }
 
-/* ---- whole jobs: step times, the T2I job, cancel latency ---------------- */
+/* ---- whole jobs: T2I, caption, inpaint, step times, cancel latency ------ */
+
+/* The medians a run measured; negative = not run. */
+typedef struct {
+  double forward_ms, forward_i2t_ms, forward_gflops, forward_i2t_gflops;
+  double vq_encode_ms, vq_decode_ms;
+  double step_ms, t2i_ms, caption_ms, inpaint_ms;
+  double cancel_ms, cancel_max_ms;
+} bench_results;
 
 typedef struct {
   double last_ms;
@@ -110,64 +123,146 @@ cancel_after (void *data)
   return NULL;
 }
 
-static gboolean
-bench_jobs (magvlt_context *ctx, int repeat)
-{
-  magvlt_sampling_params p = magvlt_sampling_default_params ();
-  magvlt_result r;
-  step_clock clock = { 0 };
-  magvlt_callbacks cb = { .progress = on_step, .user_data = &clock };
-  g_autofree double *job_ms = g_new (double, repeat);
-  const char *prompt = "a red apple on a wooden table";
+typedef enum { JOB_T2I, JOB_CAPTION, JOB_INPAINT } job_kind;
 
-  magvlt_context_set_callbacks (ctx, &cb);
-  for (int i = 0; i < repeat; i++)
+static const char *job_names[] = { "T2I job", "caption job", "inpaint job" };
+
+/* The inputs of the jobs: a prompt, and an R×R test image with a mask over
+ * its centre quarter (a quarter of the codes regenerated). */
+typedef struct {
+  magvlt_context *ctx;
+  magvlt_sampling_params p;
+  magvlt_edit_params ep;
+  const char *prompt;
+  magvlt_image image;
+  uint8_t *mask;
+} job_inputs;
+
+static magvlt_status
+run_job (job_inputs *j, job_kind kind, uint64_t seed)
+{
+  magvlt_result r;
+  magvlt_status st;
+  j->p.seed = seed;
+  if (kind == JOB_T2I)
+    st = magvlt_generate_image (j->ctx, &j->p, j->prompt, &r);
+  else if (kind == JOB_CAPTION)
+    st = magvlt_caption (j->ctx, &j->p, &j->image, &r);
+  else
+    st = magvlt_edit_image (j->ctx, &j->p, &j->ep, &j->image, j->mask, (size_t) j->image.width,
+                            j->prompt, &r);
+  if (st == MAGVLT_OK)
+    magvlt_result_free (&r);
+  return st;
+}
+
+/* Median wall time of `repeat` jobs of one kind after one warm-up job. */
+static gboolean
+time_job (job_inputs *j, job_kind kind, int repeat, double *median_ms)
+{
+  g_autofree double *ms = g_new (double, repeat);
+  for (int i = -1; i < repeat; i++)
     {
       double t0 = cli_now_ms ();
-      clock.last_ms = t0;
-      p.seed = (uint64_t) i;
-      if (magvlt_generate_image (ctx, &p, prompt, &r) != MAGVLT_OK)
+      if (run_job (j, kind, (uint64_t) (i + 1)) != MAGVLT_OK)
         {
-          fprintf (stderr, "magvlt bench: generate: %s\n", magvlt_last_error ());
+          fprintf (stderr, "magvlt bench: %s: %s\n", job_names[kind], magvlt_last_error ());
           return FALSE;
         }
-      job_ms[i] = cli_now_ms () - t0;
-      magvlt_result_free (&r);
+      if (i >= 0)
+        ms[i] = cli_now_ms () - t0;
     }
-  qsort (job_ms, (size_t) repeat, sizeof *job_ms, compare_double);
-  qsort (clock.step_ms, (size_t) clock.n_steps, sizeof (double), compare_double);
-  printf ("%-28s median %8.1f ms   min %8.1f ms   (%d steps)\n", "T2I refinement step",
-          clock.step_ms[clock.n_steps / 2], clock.step_ms[0], clock.n_steps);
-  printf ("%-28s median %8.1f ms   min %8.1f ms   (%d jobs of %d steps + decode)\n", "T2I job",
-          job_ms[repeat / 2], job_ms[0], repeat, p.image_steps);
+  qsort (ms, (size_t) repeat, sizeof *ms, compare_double);
+  *median_ms = ms[repeat / 2];
+  return TRUE;
+}
+
+/* What --what selected. */
+typedef struct {
+  gboolean forward, vq, t2i, caption, inpaint, cancel;
+} bench_what;
+
+static gboolean
+bench_jobs (magvlt_context *ctx, const magvlt_model_info *in, int repeat, const bench_what *w,
+            bench_results *res)
+{
+  step_clock clock = { 0 };
+  magvlt_callbacks cb = { .progress = on_step, .user_data = &clock };
+  int side = in->image_resolution;
+  job_inputs j = { ctx, magvlt_sampling_default_params (), magvlt_edit_default_params (),
+                   "a red apple on a wooden table" };
+  g_autofree uint8_t *rgb = g_new (uint8_t, (size_t) side * side * 3);
+  g_autofree uint8_t *mask = g_new0 (uint8_t, (size_t) side * side);
+  gboolean ok = TRUE;
+
+  /* a smooth picture (gradients and a disc), so encoding sees structure */
+  for (int y = 0; y < side; y++)
+    for (int x = 0; x < side; x++)
+      {
+        uint8_t *px = rgb + ((size_t) y * side + x) * 3;
+        int dx = x - side / 2, dy = y - side / 3;
+        gboolean disc = dx * dx + dy * dy < side * side / 16;
+        px[0] = (uint8_t) (disc ? 220 : 255 * x / side);
+        px[1] = (uint8_t) (disc ? 40 : 255 * y / side);
+        px[2] = (uint8_t) (disc ? 30 : 128);
+        mask[(size_t) y * side + x] =
+          (x >= side / 4 && x < 3 * side / 4 && y >= side / 4 && y < 3 * side / 4) ? 255 : 0;
+      }
+  j.image = (magvlt_image){ side, side, (size_t) side * 3, rgb };
+  j.mask = mask;
+
+  magvlt_context_set_callbacks (ctx, &cb);
+  clock.last_ms = cli_now_ms ();
+  ok = !w->t2i || time_job (&j, JOB_T2I, repeat, &res->t2i_ms);
+  magvlt_context_set_callbacks (ctx, NULL);
+  if (ok && w->t2i)
+    {
+      qsort (clock.step_ms, (size_t) clock.n_steps, sizeof (double), compare_double);
+      res->step_ms = clock.step_ms[clock.n_steps / 2];
+      fprintf (report, "%-28s median %8.1f ms   min %8.1f ms   (%d steps)\n", "T2I refinement step",
+               res->step_ms, clock.step_ms[0], clock.n_steps);
+      fprintf (report, "%-28s median %8.1f ms   (%d jobs: %d steps + decode)\n", job_names[JOB_T2I],
+               res->t2i_ms, repeat, j.p.image_steps);
+    }
+  ok = ok && (!w->caption || time_job (&j, JOB_CAPTION, repeat, &res->caption_ms));
+  if (ok && w->caption)
+    fprintf (report, "%-28s median %8.1f ms   (%d jobs: encode + length + %d text steps)\n",
+             job_names[JOB_CAPTION], res->caption_ms, repeat, j.p.text_steps);
+  ok = ok && (!w->inpaint || time_job (&j, JOB_INPAINT, repeat, &res->inpaint_ms));
+  if (ok && w->inpaint)
+    fprintf (report,
+             "%-28s median %8.1f ms   (%d jobs: %dx%d image, centre quarter masked, "
+             "encode + %d steps + decode)\n",
+             job_names[JOB_INPAINT], res->inpaint_ms, repeat, side, side, j.p.image_steps);
+  if (!ok || !w->cancel)
+    return ok;
 
   /* cancel latency: from magvlt_context_cancel on another thread to the
-   * job's return, at delays spread over the job */
-  magvlt_context_set_callbacks (ctx, NULL);
+   * job's return, at delays spread over a T2I job */
   double lat[8];
   int n_lat = 0;
   for (int i = 0; i < 8; i++)
     {
-      cancel_timer t = { ctx, (int) (job_ms[0] * (i + 1) / 10.0), 0 };
+      if (i == 0 && res->t2i_ms < 0 && !time_job (&j, JOB_T2I, 1, &res->t2i_ms))
+        return FALSE;
+      cancel_timer t = { ctx, (int) (res->t2i_ms * (i + 1) / 10.0), 0 };
       pthread_t th;
       pthread_create (&th, NULL, cancel_after, &t);
-      magvlt_status st = magvlt_generate_image (ctx, &p, prompt, &r);
+      magvlt_status st = run_job (&j, JOB_T2I, 0);
       double end = cli_now_ms ();
       pthread_join (th, NULL);
       if (st == MAGVLT_ABORTED)
         lat[n_lat++] = end - t.sent_ms;
       else if (st == MAGVLT_OK)
-        {
-          /* the request came after the job ended and is still pending */
-          magvlt_result_free (&r);
-          magvlt_context_reset_cancel (ctx);
-        }
+        magvlt_context_reset_cancel (ctx); /* it came after the job ended */
     }
   if (n_lat > 0)
     {
       qsort (lat, (size_t) n_lat, sizeof *lat, compare_double);
-      printf ("%-28s median %8.2f ms   max %8.2f ms   (%d cancels during a job)\n",
-              "cancel latency", lat[n_lat / 2], lat[n_lat - 1], n_lat);
+      res->cancel_ms = lat[n_lat / 2];
+      res->cancel_max_ms = lat[n_lat - 1];
+      fprintf (report, "%-28s median %8.2f ms   max %8.2f ms   (%d cancels during a job)\n",
+               "cancel latency", res->cancel_ms, res->cancel_max_ms, n_lat);
     }
   return TRUE;
 }
@@ -184,12 +279,22 @@ forward_flop (const magvlt_model_info *in, int p, int img_rows, int txt_rows)
   return per_layer * in->n_layers + head;
 }
 
+/* One JSON number, or null for what was not run. */
+static void
+json_number (const char *key, double v, gboolean last)
+{
+  if (v < 0)
+    printf ("  \"%s\": null%s\n", key, last ? "" : ",");
+  else
+    printf ("  \"%s\": %.3f%s\n", key, v, last ? "" : ",");
+}
+
 int
 cli_bench (int argc, char **argv)
 {
-  g_autofree char *model_path = NULL, *backend = NULL;
+  g_autofree char *model_path = NULL, *backend = NULL, *what = NULL;
   int n_threads = 0, repeat = 5;
-  gboolean no_forward = FALSE, no_vq = FALSE, no_jobs = FALSE;
+  gboolean no_forward = FALSE, no_vq = FALSE, no_jobs = FALSE, json = FALSE;
   const GOptionEntry entries[] = {
     { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (GGUF)", "MODEL" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Threads (default: physical cores)", "N" },
@@ -199,16 +304,28 @@ cli_bench (int argc, char **argv)
     { "no-forward", 0, 0, G_OPTION_ARG_NONE, &no_forward, "Skip the transformer", NULL },
     { "no-vq", 0, 0, G_OPTION_ARG_NONE, &no_vq, "Skip the VQGAN", NULL },
     { "no-jobs", 0, 0, G_OPTION_ARG_NONE, &no_jobs, "Skip the whole-job timings", NULL },
+    { "what", 0, 0, G_OPTION_ARG_STRING, &what,
+      "Only these stages, comma-separated: forward, vq, t2i, caption, inpaint, cancel", "LIST" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      "Print one JSON object on stdout (the readable lines go to stderr)", NULL },
     { NULL },
   };
   if (!cli_parse ("bench", "Time the engine's stages on a model and print medians.",
                   "Stages: a T2I forward pass with every image slot masked and the image\n"
                   "logits of all of them (the first step of text-to-image), an I2T forward\n"
                   "with the text logits of every visible slot, VQGAN encode and decode, and\n"
-                  "(models with a tokenizer) a whole T2I job — its refinement steps, the job\n"
-                  "with the decode — and the latency of a cancel from another thread.\n"
+                  "(models with a tokenizer) whole jobs with the default sampling settings:\n"
+                  "text-to-image (its refinement steps, and the job with the decode), a caption\n"
+                  "(encode, length prediction, text steps) and an inpainting of the centre\n"
+                  "quarter of an R×R image (encode, image steps, decode, paste) — and the\n"
+                  "latency of a cancel sent from another thread during a text-to-image job.\n"
                   "The numbers are wall-clock medians after one warm-up run; GFLOP/s counts\n"
-                  "the matrix products. Peak memory is the process's maximum resident size.",
+                  "the matrix products. Peak memory is the process's maximum resident size.\n"
+                  "\n"
+                  "--json keys (milliseconds unless named otherwise; null = not run):\n"
+                  "backend, threads, forward_ms (T2I), forward_i2t_ms, forward_gflops,\n"
+                  "forward_i2t_gflops, vq_encode_ms, vq_decode_ms, step_ms, t2i_ms, caption_ms,\n"
+                  "inpaint_ms, cancel_ms, cancel_max_ms, context_mb, peak_rss_mb.",
                   entries, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (!model_path || argc > 1 || repeat < 1 || repeat > 1000)
@@ -216,10 +333,37 @@ cli_bench (int argc, char **argv)
       fprintf (stderr, "magvlt bench: -m MODEL is required; --repeat 1..1000\n");
       return CLI_EXIT_USAGE;
     }
+  bench_what w = { !no_forward, !no_vq, !no_jobs, !no_jobs, !no_jobs, !no_jobs };
+  if (what)
+    {
+      g_auto (GStrv) parts = g_strsplit (what, ",", -1);
+      w = (bench_what){ FALSE };
+      for (char **p = parts; *p; p++)
+        {
+          gboolean *flag = !strcmp (*p, "forward")   ? &w.forward
+                           : !strcmp (*p, "vq")      ? &w.vq
+                           : !strcmp (*p, "t2i")     ? &w.t2i
+                           : !strcmp (*p, "caption") ? &w.caption
+                           : !strcmp (*p, "inpaint") ? &w.inpaint
+                           : !strcmp (*p, "cancel")  ? &w.cancel
+                                                     : NULL;
+          if (!flag && **p)
+            {
+              fprintf (stderr, "magvlt bench: --what: unknown stage '%s'\n", *p);
+              return CLI_EXIT_USAGE;
+            }
+          if (flag)
+            *flag = TRUE;
+        }
+    }
+  report = json ? stderr : stdout;
   magvlt_model *model = cli_load_model (model_path);
   if (!model)
     return CLI_EXIT_FAILED;
   bench_state b = { 0 };
+  bench_results res;
+  for (double *v = (double *) &res; v < (double *) (&res + 1); v++)
+    *v = -1;
   magvlt_model_get_info (model, &b.in);
   magvlt_context_params cp = magvlt_context_default_params ();
   cp.n_threads = n_threads;
@@ -232,11 +376,11 @@ cli_bench (int argc, char **argv)
       return CLI_EXIT_FAILED;
     }
   const magvlt_model_info *in = &b.in;
-  printf ("model: %d layers, width %d, %d heads, %d image + %d text slots, %s weights\n",
-          in->n_layers, in->embed_dim, in->n_heads, in->ctx_len_img, in->ctx_len_txt,
-          in->weight_type);
-  printf ("backend: %s (context ready in %.0f ms, including any weight packing)\n",
-          magvlt_context_get_backend (b.ctx), cli_now_ms () - t_init);
+  fprintf (report, "model: %d layers, width %d, %d heads, %d image + %d text slots, %s weights\n",
+           in->n_layers, in->embed_dim, in->n_heads, in->ctx_len_img, in->ctx_len_txt,
+           in->weight_type);
+  fprintf (report, "backend: %s (context ready in %.0f ms, including any weight packing)\n",
+           magvlt_context_get_backend (b.ctx), cli_now_ms () - t_init);
   int ni = in->ctx_len_img, nt = in->ctx_len_txt, n = nt;
   int32_t *img = g_new0 (int32_t, ni), *txt = g_new0 (int32_t, nt);
   uint8_t *all = g_new (uint8_t, ni > nt ? ni : nt);
@@ -249,38 +393,68 @@ cli_bench (int argc, char **argv)
   float *txt_logits = g_new (float, (size_t) nt * in->vocab_size_txt);
   gboolean ok = TRUE;
 
-  if (!no_forward)
+  if (w.forward)
     {
+      double f_t2i = forward_flop (in, 4 + ni + n, ni, 0),
+             f_i2t = forward_flop (in, 4 + ni + n, 0, n);
       b.input = (magvlt_forward_input){ MAGVLT_LAYOUT_T2I, img, all, txt, NULL, n };
       b.output = (magvlt_forward_output){ .image_logits = img_logits };
-      ok = bench ("forward T2I (image head)", run_forward, &b, repeat,
-                  forward_flop (in, 4 + ni + n, ni, 0));
+      ok = bench ("forward T2I (image head)", run_forward, &b, repeat, f_t2i, &res.forward_ms);
       b.input = (magvlt_forward_input){ MAGVLT_LAYOUT_I2T, img, NULL, txt, all, n };
       b.output = (magvlt_forward_output){ .text_logits = txt_logits };
-      ok = ok
-           && bench ("forward I2T (text head)", run_forward, &b, repeat,
-                     forward_flop (in, 4 + ni + n, 0, n));
+      ok =
+        ok
+        && bench ("forward I2T (text head)", run_forward, &b, repeat, f_i2t, &res.forward_i2t_ms);
+      if (ok)
+        {
+          res.forward_gflops = f_t2i / (res.forward_ms * 1e6);
+          res.forward_i2t_gflops = f_i2t / (res.forward_i2t_ms * 1e6);
+        }
     }
-  if (ok && !no_vq && in->has_vqgan)
+  if (ok && w.vq && in->has_vqgan)
     {
       size_t px = (size_t) in->image_resolution * in->image_resolution * 3;
       b.rgb = g_new (uint8_t, px);
       b.codes = g_new (int32_t, ni);
       for (size_t i = 0; i < px; i++)
         b.rgb[i] = (uint8_t) ((i * 2654435761u) >> 24);
-      ok = bench ("VQGAN encode", run_encode, &b, repeat, 0)
-           && bench ("VQGAN decode", run_decode, &b, repeat, 0);
+      ok = bench ("VQGAN encode", run_encode, &b, repeat, 0, &res.vq_encode_ms)
+           && bench ("VQGAN decode", run_decode, &b, repeat, 0, &res.vq_decode_ms);
       g_free (b.rgb);
       g_free (b.codes);
     }
   magvlt_tokenizer_info ti;
-  if (ok && !no_jobs && in->has_vqgan && magvlt_tokenizer_get_info (model, &ti) == MAGVLT_OK)
-    ok = bench_jobs (b.ctx, repeat);
+  if (ok && (w.t2i || w.caption || w.inpaint || w.cancel) && in->has_vqgan
+      && magvlt_tokenizer_get_info (model, &ti) == MAGVLT_OK)
+    ok = bench_jobs (b.ctx, in, repeat, &w, &res);
   struct rusage ru;
   getrusage (RUSAGE_SELF, &ru);
-  printf (
-    "context scratch: %.1f MiB; peak resident memory: %.1f MiB (includes the weights paged in)\n",
-    (double) magvlt_context_memory_size (b.ctx) / (1 << 20), (double) ru.ru_maxrss / 1024.0);
+  double ctx_mb = (double) magvlt_context_memory_size (b.ctx) / (1 << 20);
+  double rss_mb = (double) ru.ru_maxrss / 1024.0;
+  fprintf (report,
+           "context scratch: %.1f MiB; peak resident memory: %.1f MiB (includes the weights paged "
+           "in)\n",
+           ctx_mb, rss_mb);
+  if (json && ok)
+    {
+      printf ("{\n  \"backend\": \"%s\",\n  \"threads\": %d,\n", magvlt_context_get_backend (b.ctx),
+              n_threads);
+      json_number ("forward_ms", res.forward_ms, FALSE);
+      json_number ("forward_i2t_ms", res.forward_i2t_ms, FALSE);
+      json_number ("forward_gflops", res.forward_gflops, FALSE);
+      json_number ("forward_i2t_gflops", res.forward_i2t_gflops, FALSE);
+      json_number ("vq_encode_ms", res.vq_encode_ms, FALSE);
+      json_number ("vq_decode_ms", res.vq_decode_ms, FALSE);
+      json_number ("step_ms", res.step_ms, FALSE);
+      json_number ("t2i_ms", res.t2i_ms, FALSE);
+      json_number ("caption_ms", res.caption_ms, FALSE);
+      json_number ("inpaint_ms", res.inpaint_ms, FALSE);
+      json_number ("cancel_ms", res.cancel_ms, FALSE);
+      json_number ("cancel_max_ms", res.cancel_max_ms, FALSE);
+      json_number ("context_mb", ctx_mb, FALSE);
+      json_number ("peak_rss_mb", rss_mb, TRUE);
+      printf ("}\n");
+    }
   g_free (img), g_free (txt), g_free (all), g_free (img_logits), g_free (txt_logits);
   magvlt_context_free (b.ctx);
   magvlt_model_free (model);
