@@ -47,7 +47,8 @@ def machine() -> dict:
     out = sh(["lscpu"]).stdout
     info = dict(re.findall(r"^([^:]+):\s*(.*)$", out, re.M))
     flags = set(info.get("Flags", "").split())
-    rel = [f for f in ("avx512f", "avx512_bf16", "amx_bf16", "amx_tile", "amx_int8") if f in flags]
+    rel = [f"{f} {'yes' if f in flags else 'no'}"
+           for f in ("avx512f", "avx512_bf16", "amx_tile", "amx_bf16")]
     return {"cpu": info.get("Model name", "?"), "cpus": os.cpu_count(), "flags": rel,
             "threads_per_core": info.get("Thread(s) per core", "?")}
 
@@ -100,7 +101,14 @@ def main() -> None:
     ap.add_argument("--work", required=True, help="scratch folder")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    ap.add_argument("--report-only", action="store_true",
+                    help="rewrite --out from WORK/results.json of the last run, measuring nothing")
     args = ap.parse_args()
+    saved = os.path.join(args.work, "results.json")
+    if args.report_only:
+        with open(saved) as f:
+            write_report(args, **json.load(f))
+        return
     T, mv, base_model = args.threads, args.magvlt, os.path.join(args.base, "model.gguf")
     dm = args.default_model
 
@@ -163,8 +171,12 @@ def main() -> None:
     end_load = load()
     print(f"load average at end: {end_load}", flush=True)
 
-    write_report(args, start, end_load, commit, dirty, mach, resolved, avail, dflt, gate, tres,
-                 torch_log, par, basej)
+    results = dict(start=start, end_load=end_load, commit=commit, dirty=dirty, mach=mach,
+                   resolved=resolved, avail=avail, dflt=dflt, gate=gate, tres=tres,
+                   torch_log=torch_log, par=par, basej=basej)
+    with open(saved, "w") as f:
+        json.dump(results, f, indent=1)
+    write_report(args, **results)
 
 
 def write_report(args, start, end_load, commit, dirty, mach, resolved, avail, dflt, gate, tres,
@@ -182,7 +194,7 @@ def write_report(args, start, end_load, commit, dirty, mach, resolved, avail, df
     a(f"| date | {start['date']} |")
     a(f"| commit | `{commit}`{' (with uncommitted changes to tracked files)' if dirty else ''} |")
     a(f"| CPU | {mach['cpu']}, {mach['cpus']} CPUs ({mach['threads_per_core']} thread(s) per core) |")
-    a(f"| relevant flags | {', '.join(mach['flags']) or 'none of avx512f, avx512_bf16, amx'} |")
+    a(f"| relevant flags | {', '.join(mach['flags'])} |")
     a(f"| threads | {T} (engine and PyTorch) |")
     a(f"| load average (1, 5, 15 min) | start {start['load']}, end {end_load} |")
     a(f"| backends | " + ", ".join(f"{b} → {resolved[b]}" for b in BACKENDS) + " |")
@@ -297,6 +309,10 @@ def write_report(args, start, end_load, commit, dirty, mach, resolved, avail, df
 
     # base jobs
     a("## Base geometry jobs (one timed job after a warm-up)")
+    a("")
+    a("Single samples (a base job takes tens of seconds on this machine), so expect noise of tens")
+    a("of per cent. Cancellation is polled after every transformer block, so its latency is at most")
+    a("one block (1/24 of a forward pass) plus the return.")
     a("")
     a("| backend | T2I job | refinement step | caption job | cancel latency (median / max) | peak RSS |")
     a("|---|---|---|---|---|---|")

@@ -1,0 +1,60 @@
+#!/usr/bin/python3
+"""`magvlt bench` on the tiny jobs model: --json prints one object with every documented key,
+numbers for the stages run and null for the others; --what selects stages; bad --what and an
+unknown backend are refused with their exit codes.
+
+Usage: test-cli-bench.py MAGVLT JOBS_MODEL
+Prints "ok   <case>" or "FAIL <case>: <why>" and "N passed, N failed"; exits 1 on any failure.
+"""
+import json
+import subprocess
+import sys
+
+magvlt, model = sys.argv[1:3]
+passed = failed = 0
+KEYS = ("forward_ms", "forward_i2t_ms", "forward_gflops", "forward_i2t_gflops", "vq_encode_ms",
+        "vq_decode_ms", "step_ms", "t2i_ms", "caption_ms", "inpaint_ms", "cancel_ms",
+        "cancel_max_ms", "context_mb", "peak_rss_mb")
+
+
+def check(name, ok, detail=""):
+    global passed, failed
+    passed += bool(ok)
+    failed += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {name}{'' if ok else ': ' + detail}")
+
+
+def bench(*args):
+    p = subprocess.run([magvlt, "bench", "-m", model, "-t", "1", "--repeat", "1", *args],
+                       capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+rc, out, err = bench("--json")
+try:
+    doc = json.loads(out)
+except ValueError as e:
+    doc = {}
+    check("--json: stdout is one JSON object", False, f"{e}: {out[:200]!r}")
+else:
+    check("--json: stdout is one JSON object", rc == 0, f"rc {rc}: {err}")
+missing = [k for k in ("backend", "threads") + KEYS if k not in doc]
+check("--json: every documented key", not missing, f"missing {missing}")
+bad = [k for k in KEYS if not (isinstance(doc.get(k), (int, float)) and doc[k] > 0)]
+check("all stages: every figure is a positive number", not bad, f"not positive: {bad}")
+check("--json: readable lines on stderr", "T2I job" in err and "inpaint job" in err, err[-300:])
+
+rc, out, err = bench("--json", "--what", "caption")
+doc = json.loads(out) if rc == 0 else {}
+ran = sorted(k for k in KEYS if doc.get(k) is not None)
+check("--what caption: only the caption job (and memory)",
+      ran == ["caption_ms", "context_mb", "peak_rss_mb"], f"rc {rc}, ran {ran}")
+
+rc, out, err = bench("--what", "forward,bogus")
+check("--what with an unknown stage: usage error (2)", rc == 2 and "bogus" in err, f"rc {rc}: {err}")
+rc, out, err = bench("--backend", "no-such-backend")
+check("unknown backend: exit 1 with the library's message",
+      rc == 1 and "no-such-backend" in err, f"rc {rc}: {err}")
+
+print(f"{passed} passed, {failed} failed")
+sys.exit(1 if failed else 0)
