@@ -14,6 +14,11 @@ model (data/models/default.gguf) the command is all it takes:
     xvfb-run -a -s '-screen 0 1280x800x24' dbus-run-session -- \\
         /usr/bin/python3 build-aux/screenshots.py build data/models/default.gguf
 
+The committed screenshots (2026-11-27) show the default model inpainting a held-out test render
+(tests/training/data/heldout-1.png, a sleepy face, scaled to 384x384 with PIL's bicubic filter) under
+an ellipse mask (70,70)-(314,314) with the caption "a red heart on an orange background", quantised
+to 256 colours with PIL (median cut, no dither).
+
 The window is 1090x710 and the PNGs come out near 120 KB; the metainfo and
 tests/app/check-screenshots.py want each one at most 150 KB. SCREENSHOT_DIR=/tmp/x writes them
 elsewhere for a trial run.
