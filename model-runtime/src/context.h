@@ -61,4 +61,9 @@ magvlt_status mv_ctx_keep_error (magvlt_context *ctx, magvlt_status st);
 /* True (and the flag cleared) when a cancel request is pending. */
 bool mv_ctx_take_cancel (magvlt_context *ctx);
 
+/* Scratch arenas (page-aligned, zero-filled) straight from mmap; NULL when
+ * out of memory. mv_arena_free takes the size that was allocated. */
+void *mv_arena_alloc (size_t bytes);
+void mv_arena_free (void *p, size_t bytes);
+
 #endif

@@ -181,7 +181,7 @@ prepare (magvlt_context *ctx, const mv_vqgan **vq_out)
   size_t total = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     total += (sizes[i] + 15) & ~(size_t) 15;
-  ctx->vq_arena = aligned_alloc (64, total * sizeof (float));
+  ctx->vq_arena = mv_arena_alloc (total * sizeof (float));
   if (!ctx->vq_arena)
     return mv_ctx_fail (ctx, MAGVLT_ERR_NOMEM, "out of memory for %zu MB of VQGAN scratch",
                         total * sizeof (float) >> 20);
