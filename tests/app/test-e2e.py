@@ -9,6 +9,7 @@ for the same model, image and seed; load-mask + set-caption + feather 16 + inpai
 outside the mask unchanged, the masked region changed; screenshot is a non-blank PNG; bad inputs
 (missing file, corrupt PNG, empty mask) set last-error and the app keeps running.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -27,6 +28,11 @@ APP_ID = "org.magvlt.Studio"
 WIN = "/org/magvlt/Studio/window/1"
 
 passed = failed = 0
+
+
+def sha256(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def check(ok: bool, what: str) -> None:
@@ -157,6 +163,7 @@ def main() -> None:
     check(app.state("model-loaded") is True, f"model loaded ({app.state('model-name')})")
 
     # caption, compared with the CLI on the same model, image and seed
+    img_sha = sha256(img)
     app.act("open", GLib.Variant("s", img))
     app.wait(lambda: app.enabled("caption"), 5, "the image")
     app.set_state("seed", GLib.Variant("i", 3))
@@ -211,6 +218,9 @@ def main() -> None:
           f"saved PNG carries prompt and seed ({saved.get_option('tEXt::MAGVLT prompt')!r}, "
           f"{saved.get_option('tEXt::MAGVLT seed')!r})")
 
+    # no lost work: the opened file is never written without an explicit save to it
+    check(sha256(img) == img_sha, "the opened image file is unchanged after inpaint, accept and save-as elsewhere")
+
     app.act("screenshot", GLib.Variant("s", shot))
     app.wait(lambda: os.path.exists(shot), 5, "the screenshot")
     sw, sh, sp = pixels(shot)
@@ -232,6 +242,25 @@ def main() -> None:
     err = app.state("last-error") or ""
     check("empty" in err and app.alive(), f"empty mask: last-error {err!r}")
     check(app.state("busy") is False, "no job started for the empty mask")
+
+    # a save that cannot complete (the target is a folder): a message, the folder untouched and
+    # no temporary file left behind (saves go to a temporary file renamed over the target)
+    blocked = os.path.join(tmp, "blocked.png")
+    os.mkdir(blocked)
+    with open(os.path.join(blocked, "keep"), "w") as f:
+        f.write("keep")
+    app.act("save-as", GLib.Variant("s", blocked))
+    app.wait(lambda: "blocked.png" in (app.state("last-error") or ""), 5, "the save error")
+    leftovers = [n for n in os.listdir(tmp) if n.startswith(".magvlt-save-")]
+    check("blocked.png" in (app.state("last-error") or "") and os.listdir(blocked) == ["keep"] and not leftovers,
+          f"failed save: {app.state('last-error')!r}, target untouched, temporary files left: {leftovers}")
+
+    # after the failed opens, the refused job and the failed save, the canvas is what it was
+    again = os.path.join(tmp, "again.png")
+    app.act("save-as", GLib.Variant("s", again))
+    app.wait(lambda: os.path.exists(again), 5, "the second save")
+    check(os.path.exists(again) and pixels(again)[2] == pixels(out)[2],
+          "after the failures the canvas still holds the accepted image, pixel for pixel")
 
     # a broken model file: a dialog and last-error; the loaded model stays usable
     app.act("use-model", GLib.Variant("s", corrupt))
