@@ -28,6 +28,7 @@ typedef struct {
   GError *error;
   GCancellable *cancel_on_progress;
   guint progress_calls;
+  guint cancelled; /* cancel jobs that did end cancelled */
 } Ctx;
 
 static void
@@ -123,8 +124,15 @@ run_one (StudioWorker *w, Ctx *c, const char *model_path, int i, GdkPixbuf *imag
   studio_worker_run_async (w, job, cancellable, on_done, c);
   g_main_loop_run (c->loop);
   c->cancel_on_progress = NULL;
-  gboolean ok = kind == 6 ? g_error_matches (c->error, G_IO_ERROR, G_IO_ERROR_CANCELLED)
-                          : (c->error == NULL && c->result && c->result->candidates->len > 0);
+  gboolean was_cancelled = g_error_matches (c->error, G_IO_ERROR, G_IO_ERROR_CANCELLED);
+  gboolean finished = c->error == NULL && c->result && c->result->candidates->len > 0;
+  /* The cancel comes from the main thread when the first progress report
+   * arrives there, which is on idle: on a busy machine a small model can
+   * finish all its steps first. Either end is right for that job (nothing
+   * may leak either way); main() checks that most cancels took effect. */
+  gboolean ok = kind == 6 ? was_cancelled || finished : finished;
+  if (kind == 6 && was_cancelled)
+    c->cancelled++;
   g_clear_pointer (&c->result, studio_job_result_free);
   if (ok)
     g_clear_error (&c->error);
@@ -282,6 +290,13 @@ main (int argc, char *argv[])
           c.progress_calls);
   printf ("fds %d -> %d, threads %d -> %d (after the warm-up -> last)\n", base.fds, last.fds,
           base.threads, last.threads);
+  guint n_cancel_jobs = (guint) (n_jobs / N_KINDS + (n_jobs % N_KINDS > 6));
+  printf ("%u of %u cancel jobs ended cancelled\n", c.cancelled, n_cancel_jobs);
+  if (n_cancel_jobs > 0 && c.cancelled * 2 < n_cancel_jobs)
+    {
+      printf ("FAIL fewer than half the cancels took effect\n");
+      failures++;
+    }
   if (SOAK_SANITIZER)
     printf ("RSS check skipped: built with a sanitizer (its allocator keeps freed memory)\n");
   else if (growth > max_growth || shrink > max_growth)
