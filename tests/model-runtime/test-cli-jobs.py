@@ -465,6 +465,31 @@ check_run("not an image", ["infill", *M, "-i", "text.png", "-p", "a [MASK]"], 1,
 check_run("a folder as image", ["caption", *M, "-i", tmp], 1, want_err="is a folder")
 check_run("output folder missing", ["generate", *M, "-p", "x", "-o", "no/such/dir/x.png"], 1,
           want_err="the folder no/such/dir does not exist")
+# an output folder that refuses new files: chmod 555 for a normal user; root writes through
+# permissions, so there a folder of sysfs (which refuses file creation even to root) stands in
+ro_dir = path("read-only")
+os.mkdir(ro_dir)
+os.chmod(ro_dir, 0o555)
+if os.geteuid() == 0:
+    ro_dir = "/sys/kernel" if os.path.isdir("/sys/kernel") else None
+if ro_dir:
+    check_run("unwritable output folder", ["generate", *M, "-p", "x", "-o", os.path.join(ro_dir, "x.png")], 1,
+              want_err="cannot write")
+    check("... and leaves no file there", not os.path.exists(os.path.join(ro_dir, "x.png")))
+# the model file deleted while a job runs: the mapping keeps the data, the job completes
+doomed = path("doomed.gguf")
+shutil.copy(model, doomed)
+ddir = path("deleted-model")
+os.mkdir(ddir)
+p = subprocess.Popen([magvlt, "generate", "-m", doomed, "-p", "a long job", "--candidates", "256", "--seed", "1",
+                      "-o", os.path.join(ddir, "out.png")], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+time.sleep(0.3)
+os.unlink(doomed)
+running = p.poll() is None
+out, err = p.communicate(timeout=120)
+check("model file deleted during a job: the job completes", running and p.returncode == 0
+      and len(os.listdir(ddir)) == 256,
+      f"still running when deleted: {running}; exit {p.returncode}; {len(os.listdir(ddir))} files; {err.decode('utf-8', 'replace')[-300:]!r}")
 check_run("model without a VQGAN", ["generate", "-m", novq_model, "-p", "x", "-o", "x.png"], 1,
           want_err="has no VQGAN (image tokenizer)")
 check_run("model without a VQGAN (caption)", ["caption", "-m", novq_model, "-i", "photo.png"], 1,
