@@ -6,7 +6,7 @@
  * not per call. Activations are converted to bf16 per call (N·K values, tiny
  * next to the O·K weights). oneDNN keeps created primitives in its own cache,
  * so calling with the same shapes again costs microseconds. After packing,
- * the mapped float32 pages of the model file are released (MADV_DONTNEED),
+ * the mapped pages of the model file are released (MADV_DONTNEED),
  * so packing does not double the resident memory. */
 #include "matmul.h"
 
@@ -227,14 +227,16 @@ pack_one (mv_packed_model *p, const mv_tensor *t, float *scratch, bool mapped, p
     DNNL_TRY (dnnl_primitive_execute (reorder, stream, 2, args), "a weight reorder");
     DNNL_TRY (dnnl_stream_wait (stream), "a weight reorder");
   }
-  /* the float32 pages of the file are not needed any more: drop them from
-   * this process's resident memory (they stay in the page cache) */
-  if (!t->f16 && mapped)
+  /* the file's pages of this weight (float32 or f16) are not needed any
+   * more: drop them from this process's resident memory (they stay in the
+   * page cache, and a product the packed copy cannot serve reads them back) */
+  if (mapped)
     {
       /* only for a mapping: on memory read into the heap this would zero it */
       long page = sysconf (_SC_PAGESIZE);
+      size_t bytes = (size_t) o * k * (t->f16 ? 2 : 4);
       uintptr_t a = ((uintptr_t) t->data + (uintptr_t) page - 1) & ~((uintptr_t) page - 1);
-      uintptr_t e = ((uintptr_t) t->data + (uintptr_t) o * k * 4) & ~((uintptr_t) page - 1);
+      uintptr_t e = ((uintptr_t) t->data + bytes) & ~((uintptr_t) page - 1);
       if (e > a)
         madvise ((void *) a, e - a, MADV_DONTNEED);
     }
