@@ -40,8 +40,12 @@ else:
     check("--json: stdout is one JSON object", rc == 0, f"rc {rc}: {err}")
 missing = [k for k in ("backend", "threads") + KEYS if k not in doc]
 check("--json: every documented key", not missing, f"missing {missing}")
-bad = [k for k in KEYS if not (isinstance(doc.get(k), (int, float)) and doc[k] > 0)]
-check("all stages: every figure is a positive number", not bad, f"not positive: {bad}")
+# the cancel figures count only cancels that landed during a job: on this tiny model a job can
+# end before any of them arrives (seen on a loaded machine), and then they are null
+CANCEL = ("cancel_ms", "cancel_max_ms")
+bad = [k for k in KEYS if not (isinstance(doc.get(k), (int, float)) and doc[k] > 0)
+       and not (k in CANCEL and doc.get(k) is None)]
+check("all stages: every figure is a positive number (cancel: or null)", not bad, f"not positive: {bad}")
 check("--json: readable lines on stderr", "T2I job" in err and "inpaint job" in err, err[-300:])
 
 rc, out, err = bench("--json", "--what", "caption")
