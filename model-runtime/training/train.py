@@ -177,6 +177,15 @@ def text_count(r: torch.Tensor, n: torch.Tensor) -> torch.Tensor:
     return torch.minimum(torch.clamp(torch.ceil(r * n).long(), min=1), n)
 
 
+def masked_ce(logits: torch.Tensor, target: torch.Tensor, smoothing: float) -> torch.Tensor:
+    """Cross-entropy of every slot: logits [B, N, V], target [B, N] -> [B, N] (float32). Targets
+    of slots that are not predicted may be anything valid; the caller weights them by 0."""
+    V = logits.shape[-1]
+    t = target.clamp(0, V - 1)
+    return F.cross_entropy(logits.float().reshape(-1, V), t.reshape(-1), label_smoothing=smoothing,
+                           reduction="none").view(target.shape)
+
+
 # ---------------------------------------------------------------------------------------------
 # One training step as a module (so DDP sees exactly one forward per backward)
 # ---------------------------------------------------------------------------------------------
@@ -185,11 +194,6 @@ class Objective(nn.Module):
         super().__init__()
         self.model = model
         self.a = args
-
-    def ce(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        if target.numel() == 0:
-            return logits.sum() * 0.0
-        return F.cross_entropy(logits.float(), target, label_smoothing=self.a.label_smoothing)
 
     def forward(self, tasks, batch: Dict[str, torch.Tensor], gen: torch.Generator) -> Dict[str, torch.Tensor]:
         """tasks: one task name for the whole batch (--task-mixing step), or a list of
@@ -268,8 +272,14 @@ class Objective(nn.Module):
         if n_mix:
             weight[B - n_mix:] = a.mixsel_coef
 
+        # Which modalities this task predicts, known without looking at the masks (a `mask.any()`
+        # would make the CPU wait for the GPU): the image unless I2T (or IT2IT with every row a
+        # MixSel row, whose image stays visible); the text unless T2I.
+        active = {"img": task == "t2i" or (task == "it2it" and n_mix < B), "txt": task != "t2i"}
+
         # ---- first pass ---------------------------------------------------------------------------
-        Tb = int(n_in.max())
+        # the longest caption of the group from the CPU copy of the lengths (no device sync)
+        Tb = int(batch["n_txt_cpu"].max()) if "n_txt_cpu" in batch else int(n_in.max())
         txt_in = txt_in[:, :Tb]
         valid = torch.arange(Tb, device=dev)[None] < n_in[:, None]
         img_m = torch.zeros(B, I, dtype=torch.bool, device=dev)
@@ -285,17 +295,21 @@ class Objective(nn.Module):
         h = m.run(layout, spc, img_in, img_m, txt_in, txt_m, n_in)
         rows_img, rows_txt = segment_rows(layout, I, Tb)
         first = {}
+        # Losses are computed densely over every slot of the segment and weighted by the mask:
+        # selecting the masked slots (`x[mask]`) has a data-dependent size, and each such selection
+        # makes the CPU wait for the GPU, which dominated the step time on an H100.
         for mod, rows, mk, tgt in (("img", rows_img, img_m, img_in), ("txt", rows_txt, txt_m, txt_in)):
-            if not bool(mk.any()):
+            if not active[mod]:
                 continue
-            hb = h[:, rows]
-            logits = m.head(hb[mk], mod)
-            per = F.cross_entropy(logits.float(), tgt[mk], label_smoothing=a.label_smoothing, reduction="none")
-            w = weight[:, None].expand_as(mk)[mk]
-            losses.append((per * w).sum() / w.sum())
+            logits = m.head(h[:, rows], mod)  # [B, N, V]
+            per = masked_ce(logits, tgt, a.label_smoothing)
+            mkf = mk.float()
+            w = weight[:, None] * mkf
+            losses.append((per * w).sum() / w.sum().clamp_min(1e-6))
             with torch.no_grad():
-                out[f"acc_{mod}"] = (logits.argmax(-1) == tgt[mk]).float().mean()
-                out[f"loss_{mod}"] = per.mean()
+                n = mkf.sum().clamp_min(1.0)
+                out[f"acc_{mod}"] = ((logits.argmax(-1) == tgt).float() * mkf).sum() / n
+                out[f"loss_{mod}"] = (per.detach() * mkf).sum() / n
             first[mod] = (mk, logits.detach())
 
         # ---- UnrollMask: second pass on the model's own samples ---------------------------------
@@ -306,11 +320,11 @@ class Objective(nn.Module):
             img_m2 = torch.zeros(n_unroll, I, dtype=torch.bool, device=dev)
             txt_m2 = torch.zeros(n_unroll, Tb, dtype=torch.bool, device=dev)
             for mod, (mk, logits) in first.items():
+                mk_u = mk[u]
                 with torch.no_grad():
-                    samp = torch.multinomial(logits.float().softmax(-1), 1, generator=gen).squeeze(1)
-                full = torch.full(mk.shape, -1, dtype=torch.long, device=dev)
-                full[mk] = samp
-                mk_u, full_u = mk[u], full[u]
+                    lu = logits[u].float()  # [n_unroll, N, V]
+                    samp = torch.multinomial(lu.softmax(-1).flatten(0, 1), 1, generator=gen).view(lu.shape[:2])
+                full_u = torch.where(mk_u, samp, torch.full_like(samp, -1))
                 if mod == "img":
                     r2 = ru + (1 - ru) * torch.rand(n_unroll, generator=gen, device=dev)
                     k2 = torch.minimum(image_count(r2, I, floor=True), mk_u.sum(1))
@@ -323,8 +337,10 @@ class Objective(nn.Module):
                     txt2 = torch.where(mk_u & ~txt_m2, full_u, txt2)
             h2 = m.run(layout, spc[u], img2, img_m2, txt2, txt_m2, n_in[u])
             for mod, rows, mk, tgt in (("img", rows_img, img_m2, img_in[u]), ("txt", rows_txt, txt_m2, txt_in[u])):
-                if bool(mk.any()):
-                    l2 = self.ce(m.head(h2[:, rows][mk], mod), tgt[mk])
+                if mod in first:  # every unrolled row keeps >= 1 masked slot of each predicted modality
+                    per = masked_ce(m.head(h2[:, rows], mod), tgt, a.label_smoothing)
+                    mkf = mk.float()
+                    l2 = (per * mkf).sum() / mkf.sum().clamp_min(1.0)
                     losses.append(a.unroll_coef * l2)
                     out[f"unroll_{mod}"] = l2.detach()
 
@@ -358,7 +374,8 @@ class Data:
     def batch(self, rows: np.ndarray, dev) -> Dict[str, torch.Tensor]:
         r = torch.from_numpy(rows)
         return {"img": self.full[r].to(dev), "txt": self.txt[r].to(dev), "n_txt": self.n_txt[r].to(dev),
-                "hhalf": self.hhalf[r].to(dev), "vhalf": self.vhalf[r].to(dev)}
+                "hhalf": self.hhalf[r].to(dev), "vhalf": self.vhalf[r].to(dev),
+                "n_txt_cpu": self.n_txt[r]}  # stays on the CPU: sizes are read from it without a sync
 
 
 def batch_rows(n: int, batch: int, step: int, seed: int) -> np.ndarray:
