@@ -8,26 +8,15 @@
  * undefined); `meson test fuzz-gguf` runs it for 10 s. By hand:
  *   build/tests/fuzz/fuzz-gguf -max_total_time=600 CORPUS tests/fuzz/seeds-gguf
  * SPDX-License-Identifier: MIT */
+#include "fuzz-tmpfile.h"
 #include "gguf.h"
 #include "magvlt.h"
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-static char tmp_path[64];
-static int tmp_fd = -1;
-
-static void
-remove_tmp (void)
-{
-  if (tmp_fd >= 0)
-    unlink (tmp_path);
-}
 
 static void
 quiet (magvlt_log_level level, const char *message, void *user_data)
@@ -40,15 +29,8 @@ quiet (magvlt_log_level level, const char *message, void *user_data)
 static void
 load_as_file (const uint8_t *data, size_t size)
 {
-  if (tmp_fd < 0)
-    {
-      snprintf (tmp_path, sizeof tmp_path, "/tmp/fuzz-gguf-XXXXXX");
-      tmp_fd = mkstemp (tmp_path);
-      if (tmp_fd < 0)
-        return;
-      atexit (remove_tmp);
-    }
-  if (ftruncate (tmp_fd, 0) != 0 || pwrite (tmp_fd, data, size, 0) != (ssize_t) size)
+  const char *path = fuzz_tmpfile_write ("gguf", data, size);
+  if (!path)
     return;
   magvlt_model_params mp = magvlt_model_default_params ();
   mp.log_callback = quiet; /* the messages themselves are not under test here */
@@ -56,7 +38,7 @@ load_as_file (const uint8_t *data, size_t size)
     {
       mp.use_mmap = mmap;
       magvlt_model *m = NULL;
-      if (magvlt_model_load (tmp_path, &mp, &m) == MAGVLT_OK)
+      if (magvlt_model_load (path, &mp, &m) == MAGVLT_OK)
         {
           magvlt_model_info info;
           magvlt_model_get_info (m, &info);

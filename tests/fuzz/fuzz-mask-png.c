@@ -9,43 +9,25 @@
  * undefined); `meson test fuzz-mask-png` runs it for 10 s. By hand:
  *   build/tests/fuzz/fuzz-mask-png -max_total_time=600 CORPUS tests/fuzz/seeds-mask-png
  * SPDX-License-Identifier: MIT */
+#include "fuzz-tmpfile.h"
 #include "studio-mask.h"
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-static char tmp_path[64];
-static int tmp_fd = -1;
-
-static void
-remove_tmp (void)
-{
-  if (tmp_fd >= 0)
-    unlink (tmp_path);
-}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  if (tmp_fd < 0)
-    {
-      snprintf (tmp_path, sizeof tmp_path, "/tmp/fuzz-mask-png-XXXXXX");
-      tmp_fd = mkstemp (tmp_path);
-      if (tmp_fd < 0)
-        return 0;
-      atexit (remove_tmp);
-    }
-  if (ftruncate (tmp_fd, 0) != 0 || pwrite (tmp_fd, data, size, 0) != (ssize_t) size)
+  const char *path = fuzz_tmpfile_write ("mask-png", data, size);
+  if (!path)
     return 0;
   StudioMask *mask = studio_mask_new (40, 24);
   gboolean resized = FALSE;
   GError *error = NULL;
-  if (studio_mask_load_png (mask, tmp_path, &resized, &error))
+  if (studio_mask_load_png (mask, path, &resized, &error))
     {
       volatile unsigned sum = 0;
       const guint8 *px = studio_mask_get_data (mask);

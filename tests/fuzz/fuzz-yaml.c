@@ -8,40 +8,22 @@
  *   build/tests/fuzz/fuzz-yaml -max_total_time=600 CORPUS tests/fuzz/seeds-yaml
  * SPDX-License-Identifier: MIT */
 #include "convert.h"
+#include "fuzz-tmpfile.h"
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
-static char tmp_path[64];
-static int tmp_fd = -1;
-
-static void
-remove_tmp (void)
-{
-  if (tmp_fd >= 0)
-    unlink (tmp_path);
-}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  if (tmp_fd < 0)
-    {
-      snprintf (tmp_path, sizeof tmp_path, "/tmp/fuzz-yaml-XXXXXX");
-      tmp_fd = mkstemp (tmp_path);
-      if (tmp_fd < 0)
-        return 0;
-      atexit (remove_tmp);
-    }
-  if (ftruncate (tmp_fd, 0) != 0 || pwrite (tmp_fd, data, size, 0) != (ssize_t) size)
+  const char *path = fuzz_tmpfile_write ("yaml", data, size);
+  if (!path)
     return 0;
   cv_config c;
-  if (cv_config_read_yaml (tmp_path, &c) != MAGVLT_OK)
+  if (cv_config_read_yaml (path, &c) != MAGVLT_OK)
     return 0;
   cv_expect *t = NULL;
   size_t n = 0;
