@@ -537,15 +537,13 @@ def main(argv=None) -> None:
         with open(os.path.join(out_dir, "config.json"), "w") as f:
             json.dump({"args": vars(a), "model": asdict(cfg), "world": world, "n_train": len(data)}, f, indent=1)
     t0, acc = time.time(), {}
-    # with a time budget every rank must stop at the same step: rank 0 decides, all follow
-    stop = torch.zeros(1, device=dev)
     while step < a.steps:
         elapsed = time.time() - t0
         if a.time_budget > 0:
             done = progress(step, a, elapsed) >= 1.0
-            if world > 1:
+            if world > 1:  # every rank must stop at the same step: rank 0's clock decides
                 import torch.distributed as dist
-                stop.fill_(float(done))
+                stop = torch.tensor([float(done)], device=dev)
                 dist.broadcast(stop, 0)
                 done = bool(stop.item())
             if done:
