@@ -540,13 +540,14 @@ def main(argv=None) -> None:
     while step < a.steps:
         elapsed = time.time() - t0
         if a.time_budget > 0:
-            done = progress(step, a, elapsed) >= 1.0
-            if world > 1:  # every rank must stop at the same step: rank 0's clock decides
+            if world > 1:
+                # the schedule and the stop follow rank 0's clock: with each rank's own, the
+                # learning rates (and so the weights) would drift apart and ranks stop apart
                 import torch.distributed as dist
-                stop = torch.tensor([float(done)], device=dev)
-                dist.broadcast(stop, 0)
-                done = bool(stop.item())
-            if done:
+                clock = torch.tensor([elapsed], dtype=torch.float64, device=dev)
+                dist.broadcast(clock, 0)
+                elapsed = float(clock.item())
+            if progress(step, a, elapsed) >= 1.0:
                 break
         for grp in opt.param_groups:
             grp["lr"] = lr_at(step, a, elapsed)

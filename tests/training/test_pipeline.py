@@ -99,8 +99,9 @@ try:
     # "0" no longer parses), see TRAINING_NOTES.md
     out = run([py, "-m", "torch.distributed.run", "--redirects", "1", "--tee", "1", "--nproc_per_node", "2",
                "--master_port",
-               str(29500 + os.getpid() % 1000)] + [os.path.join(training, "train.py"), "--steps", "3",
-                                                   "--out", "ddp"] + small, env=env)
+               str(29500 + os.getpid() % 1000)] + [os.path.join(training, "train.py"), "--steps", "1000",
+                                                   "--out", "ddp", "--time-budget", "3"] + small, env=env)
+    # ended by a time budget: the learning rate and the last step follow rank 0's clock on every rank
     assert "ddp: 2 ranks, weights identical" in out, out
     for ab in (["--no-mixsel"], ["--no-unroll"]):
         run([py, os.path.join(training, "train.py"), "--steps", "2", "--out", "ab" + ab[0]] + small + ab)
