@@ -87,6 +87,19 @@ def word_symbols(word: str) -> List[str]:
     return s
 
 
+
+def merge_pair(sym: List[str], a: str, b: str) -> List[str]:
+    """Every occurrence of the pair (a, b) in sym merged into a + b, left to right."""
+    out, i = [], 0
+    while i < len(sym):
+        if i < len(sym) - 1 and sym[i] == a and sym[i + 1] == b:
+            out.append(a + b)
+            i += 2
+        else:
+            out.append(sym[i])
+            i += 1
+    return out
+
 class CharBpe:
     def __init__(self, vocab: List[str], merges: List[str], ctx_len: int) -> None:
         self.vocab, self.merges, self.ctx_len = vocab, merges, ctx_len
@@ -111,16 +124,7 @@ class CharBpe:
             if best is None:
                 break
             # merge every occurrence of that pair, left to right
-            a, b = sym[bi], sym[bi + 1]
-            out, i = [], 0
-            while i < len(sym):
-                if i < len(sym) - 1 and sym[i] == a and sym[i + 1] == b:
-                    out.append(a + b)
-                    i += 2
-                else:
-                    out.append(sym[i])
-                    i += 1
-            sym = out
+            sym = merge_pair(sym, sym[bi], sym[bi + 1])
         ids = [self.ids[s] for s in sym]
         self.cache[word] = ids
         return ids
@@ -218,14 +222,7 @@ def train_bpe(texts: Iterable[str], vocab_size: int, ctx_len: int) -> CharBpe:
                 if pc[(x, y)] <= 0:
                     del pc[(x, y)]
                 where[(x, y)].discard(w)
-            out, i = [], 0
-            while i < len(sym):
-                if i < len(sym) - 1 and sym[i] == a and sym[i + 1] == b:
-                    out.append(a + b)
-                    i += 2
-                else:
-                    out.append(sym[i])
-                    i += 1
+            out = merge_pair(sym, a, b)
             words[w] = out
             for x, y in zip(out, out[1:]):
                 pc[(x, y)] += freq[w]
