@@ -8,22 +8,17 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 path = sys.argv[1]
 base = os.path.dirname(path)
-failed = checked = 0
-
-
-def check(ok, what):
-    global failed, checked
-    checked += 1
-    failed += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} {what}")
 
 
 manifest = json.load(open(path))
-check(manifest.get("id") == "org.magvlt.Studio", "app id org.magvlt.Studio")
+check("app id org.magvlt.Studio", manifest.get("id") == "org.magvlt.Studio")
 args = manifest.get("finish-args", [])
-check(not any(a.startswith("--filesystem") for a in args), f"no --filesystem access ({args})")
+check(f"no --filesystem access ({args})", not any(a.startswith("--filesystem") for a in args))
 
 
 def modules(mods):
@@ -39,17 +34,16 @@ for m in modules(manifest["modules"]):
     for src in m.get("sources", []):
         t = src.get("type")
         if t == "git":
-            check(len(src.get("commit", "")) == 40, f"{m['name']}: git source pinned by commit")
+            check(f"{m['name']}: git source pinned by commit", len(src.get("commit", "")) == 40)
         elif t in ("archive", "file"):
-            check(len(src.get("sha256", "")) == 64, f"{m['name']}: {t} source pinned by sha256")
+            check(f"{m['name']}: {t} source pinned by sha256", len(src.get("sha256", "")) == 64)
         elif t == "dir":
-            check(True, f"{m['name']}: local source")
+            check(f"{m['name']}: local source", True)
         else:
-            check(False, f"{m['name']}: unknown source type {t}")
+            check(f"{m['name']}: unknown source type {t}", False)
 
 builder = shutil.which("flatpak-builder")
 if builder:
     r = subprocess.run([builder, "--show-manifest", path], capture_output=True, text=True)
-    check(r.returncode == 0, "flatpak-builder --show-manifest parses it")
-print(f"{checked - failed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+    check("flatpak-builder --show-manifest parses it", r.returncode == 0)
+finish()

@@ -24,24 +24,16 @@ gi.require_version("Gio", "2.0")
 gi.require_version("GdkPixbuf", "2.0")
 from gi.repository import GdkPixbuf, Gio, GLib  # noqa: E402
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 APP_ID = "org.magvlt.Studio"
 WIN = "/org/magvlt/Studio/window/1"
-
-passed = failed = 0
 
 
 def sha256(path: str) -> str:
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
-
-
-def check(ok: bool, what: str) -> None:
-    global passed, failed
-    print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
-    if ok:
-        passed += 1
-    else:
-        failed += 1
 
 
 class App:
@@ -160,19 +152,19 @@ def main() -> None:
     # imported models go to $XDG_DATA_HOME/magvlt/models: a private one
     data_home = os.path.join(tmp, "data-home")
     app = App(exe, model, dict(os.environ, XDG_DATA_HOME=data_home))
-    check(app.state("model-loaded") is True, f"model loaded ({app.state('model-name')})")
+    check(f"model loaded ({app.state('model-name')})", app.state("model-loaded") is True)
 
     # caption, compared with the CLI on the same model, image and seed
     img_sha = sha256(img)
     app.act("open", GLib.Variant("s", img))
     app.wait(lambda: app.enabled("caption"), 5, "the image")
     app.set_state("seed", GLib.Variant("i", 3))
-    check(app.state("seed") == 3, "seed set to 3 over D-Bus")
+    check("seed set to 3 over D-Bus", app.state("seed") == 3)
     # 8 candidates, so the job lasts long enough for its busy state to be
     # announced on the bus (GTK sends action changes on idle)
     app.set_state("candidates-per-run", GLib.Variant("i", 8))
     ok = app.run_job("caption")
-    check(ok and ("busy", True) in app.changes, "caption: busy turned true, then false")
+    check("caption: busy turned true, then false", ok and ("busy", True) in app.changes)
     app_caption = app.state("caption-text")
     cli_out = subprocess.run([cli, "caption", "-m", model, "-i", img, "--seed", "3",
                               "--candidates", "8", "--json"], capture_output=True, text=True)
@@ -181,51 +173,51 @@ def main() -> None:
         cli_caption = next(x["caption"] for x in lines if x.get("rank") == 1)
     except Exception:
         cli_caption = f"(CLI failed: {cli_out.stdout} {cli_out.stderr})"
-    check(app_caption == cli_caption, f"caption-text equals `magvlt caption`: {app_caption!r} vs {cli_caption!r}")
+    check(f"caption-text equals `magvlt caption`: {app_caption!r} vs {cli_caption!r}", app_caption == cli_caption)
 
     # inpaint through a loaded mask, accept, save
     app.set_state("candidates-per-run", GLib.Variant("i", 1))
     app.act("load-mask", GLib.Variant("s", mask))
     app.act("set-caption", GLib.Variant("s", "a red apple on a blue background"))
     app.pump(0.1)
-    check(app.state("caption-text") == "a red apple on a blue background", "set-caption updates caption-text")
+    check("set-caption updates caption-text", app.state("caption-text") == "a red apple on a blue background")
     # GTK sends action changes on idle, so a job of a few milliseconds can
     # start and end between two announcements: wait for its result instead
     # a wide soft edge: the feathered paste-back blends only inside the
     # painted mask, so everything outside it must stay byte-identical
     app.set_state("feather", GLib.Variant("d", 16.0))
-    check(app.state("feather") == 16.0, "feather set to 16 over D-Bus")
+    check("feather set to 16 over D-Bus", app.state("feather") == 16.0)
     app.act("inpaint")
     ok = app.wait(lambda: app.state("candidates") == 1 and app.state("busy") is False, 60,
                   "the inpaint result")
-    check(ok, "inpaint: one candidate waiting")
+    check("inpaint: one candidate waiting", ok)
     app.act("accept-result")
     app.pump(0.1)
-    check(app.state("candidates") == 0 and app.state("dirty") is True, "accept: result applied, image dirty")
+    check("accept: result applied, image dirty", app.state("candidates") == 0 and app.state("dirty") is True)
     app.act("save-as", GLib.Variant("s", out))
     app.wait(lambda: os.path.exists(out), 5, "the saved file")
     _, _, before = pixels(img)
     w, h, after = pixels(out)
     outside = sum(before[y][x] != after[y][x] for y in range(H) for x in range(W) if not in_mask(x, y))
     inside = sum(before[y][x] != after[y][x] for y in range(H) for x in range(W) if in_mask(x, y))
-    check((w, h) == (W, H), f"saved image has the input's size {w}x{h}")
-    check(outside == 0, f"feathered paste-back: no pixel outside the mask changed ({outside} differ)")
-    check(inside > 0, f"the masked region changed ({inside} pixels)")
-    check(app.state("dirty") is False, "saving clears dirty")
+    check(f"saved image has the input's size {w}x{h}", (w, h) == (W, H))
+    check(f"feathered paste-back: no pixel outside the mask changed ({outside} differ)", outside == 0)
+    check(f"the masked region changed ({inside} pixels)", inside > 0)
+    check("saving clears dirty", app.state("dirty") is False)
     saved = GdkPixbuf.Pixbuf.new_from_file(out)
-    check(saved.get_option("tEXt::MAGVLT prompt") == "a red apple on a blue background"
-          and saved.get_option("tEXt::MAGVLT seed") == "3",
-          f"saved PNG carries prompt and seed ({saved.get_option('tEXt::MAGVLT prompt')!r}, "
-          f"{saved.get_option('tEXt::MAGVLT seed')!r})")
+    check(f"saved PNG carries prompt and seed ({saved.get_option('tEXt::MAGVLT prompt')!r}, "
+          f"{saved.get_option('tEXt::MAGVLT seed')!r})",
+          saved.get_option("tEXt::MAGVLT prompt") == "a red apple on a blue background"
+          and saved.get_option("tEXt::MAGVLT seed") == "3")
 
     # no lost work: the opened file is never written without an explicit save to it
-    check(sha256(img) == img_sha, "the opened image file is unchanged after inpaint, accept and save-as elsewhere")
+    check("the opened image file is unchanged after inpaint, accept and save-as elsewhere", sha256(img) == img_sha)
 
     app.act("screenshot", GLib.Variant("s", shot))
     app.wait(lambda: os.path.exists(shot), 5, "the screenshot")
     sw, sh, sp = pixels(shot)
     colours = {sp[y][x] for y in range(0, sh, 7) for x in range(0, sw, 7)}
-    check(sw > 300 and sh > 200 and len(colours) > 20, f"screenshot {sw}x{sh} with {len(colours)} colours")
+    check(f"screenshot {sw}x{sh} with {len(colours)} colours", sw > 300 and sh > 200 and len(colours) > 20)
 
     # bad inputs: a message in last-error (shown as a toast), the app keeps running
     for what, action, param, expect in (
@@ -235,13 +227,13 @@ def main() -> None:
         app.act(action, GLib.Variant("s", param))
         app.pump(0.3)
         err = app.state("last-error") or ""
-        check(expect in err and app.alive(), f"{what}: last-error {err!r}, app alive")
+        check(f"{what}: last-error {err!r}, app alive", expect in err and app.alive())
     app.act("load-mask", GLib.Variant("s", empty))
     app.act("inpaint")
     app.pump(0.3)
     err = app.state("last-error") or ""
-    check("empty" in err and app.alive(), f"empty mask: last-error {err!r}")
-    check(app.state("busy") is False, "no job started for the empty mask")
+    check(f"empty mask: last-error {err!r}", "empty" in err and app.alive())
+    check("no job started for the empty mask", app.state("busy") is False)
 
     # a save that cannot complete (the target is a folder): a message, the folder untouched and
     # no temporary file left behind (saves go to a temporary file renamed over the target)
@@ -252,35 +244,34 @@ def main() -> None:
     app.act("save-as", GLib.Variant("s", blocked))
     app.wait(lambda: "blocked.png" in (app.state("last-error") or ""), 5, "the save error")
     leftovers = [n for n in os.listdir(tmp) if n.startswith(".magvlt-save-")]
-    check("blocked.png" in (app.state("last-error") or "") and os.listdir(blocked) == ["keep"] and not leftovers,
-          f"failed save: {app.state('last-error')!r}, target untouched, temporary files left: {leftovers}")
+    check(f"failed save: {app.state('last-error')!r}, target untouched, temporary files left: {leftovers}",
+          "blocked.png" in (app.state("last-error") or "") and os.listdir(blocked) == ["keep"] and not leftovers)
 
     # after the failed opens, the refused job and the failed save, the canvas is what it was
     again = os.path.join(tmp, "again.png")
     app.act("save-as", GLib.Variant("s", again))
     app.wait(lambda: os.path.exists(again), 5, "the second save")
-    check(os.path.exists(again) and pixels(again)[2] == pixels(out)[2],
-          "after the failures the canvas still holds the accepted image, pixel for pixel")
+    check("after the failures the canvas still holds the accepted image, pixel for pixel",
+          os.path.exists(again) and pixels(again)[2] == pixels(out)[2])
 
     # a broken model file: a dialog and last-error; the loaded model stays usable
     app.act("use-model", GLib.Variant("s", corrupt))
     app.wait(lambda: "could not be loaded" in (app.state("last-error") or ""), 10, "the model error")
-    check("could not be loaded" in (app.state("last-error") or "") and app.alive()
-          and app.state("model-loaded") is True,
-          f"broken model file: {app.state('last-error')!r}, previous model kept")
+    check(f"broken model file: {app.state('last-error')!r}, previous model kept",
+          "could not be loaded" in (app.state("last-error") or "") and app.alive()
+          and app.state("model-loaded") is True)
 
     # importing the official tiny checkpoint (its config.yaml lies next to it)
     app.act("import-model", GLib.Variant("s", official_ckpt))
     app.wait(lambda: app.state("model-name") == "tiny-magvlt" or "imported" in (app.state("last-error") or ""),
              120, "the import")
     imported = os.path.join(data_home, "magvlt", "models", "tiny-magvlt.gguf")
-    check(app.state("model-name") == "tiny-magvlt" and os.path.exists(imported),
-          f"import-model converted the official checkpoint and switched to it ({app.state('model-name')})")
+    check(f"import-model converted the official checkpoint and switched to it ({app.state('model-name')})",
+          app.state("model-name") == "tiny-magvlt" and os.path.exists(imported))
 
     app.quit()
     shutil.rmtree(tmp, ignore_errors=True)
-    print(f"{passed} passed, {failed} failed")
-    sys.exit(1 if failed else 0)
+    finish()
 
 
 if __name__ == "__main__":

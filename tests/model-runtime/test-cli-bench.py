@@ -7,21 +7,17 @@ Usage: test-cli-bench.py MAGVLT JOBS_MODEL
 Prints "ok   <case>" or "FAIL <case>: <why>" and "N passed, N failed"; exits 1 on any failure.
 """
 import json
+import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 magvlt, model = sys.argv[1:3]
-passed = failed = 0
 KEYS = ("forward_ms", "forward_i2t_ms", "forward_gflops", "forward_i2t_gflops", "vq_encode_ms",
         "vq_decode_ms", "step_ms", "t2i_ms", "caption_ms", "inpaint_ms", "cancel_ms",
         "cancel_max_ms", "context_mb", "peak_rss_mb")
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    passed += bool(ok)
-    failed += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} {name}{'' if ok else ': ' + detail}")
 
 
 def bench(*args):
@@ -60,5 +56,4 @@ rc, out, err = bench("--backend", "no-such-backend")
 check("unknown backend: exit 1 with the library's message",
       rc == 1 and "no-such-backend" in err, f"rc {rc}: {err}")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()

@@ -22,19 +22,11 @@ import tempfile
 import time
 import zlib
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 magvlt, model, novq_model, notok_model = map(os.path.abspath, sys.argv[1:5])
 tmp = tempfile.mkdtemp(prefix="test-cli-jobs-")
-passed = failed = 0
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
 
 
 def run(*args, env=None, timeout=120):
@@ -555,6 +547,4 @@ else:
 check("no stray files next to the outputs",
       not [n for n in os.listdir(tmp) if n.startswith(".") or n == "x.png"], os.listdir(tmp))
 
-print(f"{passed} passed, {failed} failed")
-shutil.rmtree(tmp, ignore_errors=True)
-sys.exit(1 if failed else 0)
+finish()

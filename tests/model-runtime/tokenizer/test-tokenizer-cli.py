@@ -7,26 +7,19 @@ Usage: test-tokenizer-cli.py MAGVLT MODEL_WITH_TOKENIZER MODEL_WITHOUT public.js
 Prints "ok   <case>" or "FAIL <case>: <why>" and "N passed, N failed"; exits 1 on any failure.
 """
 import json
+import os
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "lib"))
+from checks import check, finish  # noqa: E402
+
 magvlt, model, bare_model, public_path, extra_path = sys.argv[1:6]
-passed = failed = 0
 
 
 def run(*args, stdin=b""):
     p = subprocess.run([magvlt, *args], input=stdin, capture_output=True, timeout=120)
     return p.returncode, p.stdout.decode("utf-8", "replace"), p.stderr.decode("utf-8", "replace")
-
-
-def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print(f"ok   {name}")
-    else:
-        failed += 1
-        print(f"FAIL {name}: {detail}")
 
 
 def check_run(name, args, want_rc, want_out=None, want_err=None, stdin=b"", exact=False):
@@ -122,5 +115,4 @@ check_run("info of a model without one", ["info", "-m", bare_model], 0, "tokeniz
 check_run("tokenize --help documents --json", ["tokenize", "--help"], 0, '"fallback": true|false')
 check_run("magvlt --help lists tokenize", ["--help"], 0, "tokenize")
 
-print(f"{passed} passed, {failed} failed")
-sys.exit(1 if failed else 0)
+finish()
