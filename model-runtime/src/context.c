@@ -3,6 +3,8 @@
 #include "context.h"
 
 #include "matmul.h"
+#include "parallel.h"
+#include "pool.h"
 #include "status.h"
 #include "threads.h"
 
@@ -11,9 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-
-/* Vocabulary rows expanded from f16 per matrix product in the LM head. */
-#define MV_VOCAB_CHUNK 2048
 
 magvlt_context_params
 magvlt_context_default_params (void)
@@ -90,25 +89,27 @@ magvlt_context_init (const magvlt_model *model, const magvlt_context_params *par
 
   const mv_hparams *hp = &model->hp;
   size_t l = (size_t) hp->seq_len, c = (size_t) hp->embed_dim, m = (size_t) hp->mlp_hidden;
-  size_t wbuf = c * c;
-  if (m * c > wbuf)
-    wbuf = m * c;
-  if ((size_t) MV_VOCAB_CHUNK * c > wbuf)
-    wbuf = (size_t) MV_VOCAB_CHUNK * c;
-  if (hp->ctx_len_txt * c > wbuf)
-    wbuf = hp->ctx_len_txt * c;
-  ctx->wbuf_floats = wbuf;
+  size_t nt = (size_t) ctx->n_threads;
+  ctx->tbuf_floats = model->blocks ? mv_par_linear_scratch (hp, ctx->n_threads) : 0;
 
   arena_item items[] = {
-    { (void **) &ctx->x, l * c * 4 },      { (void **) &ctx->h, l * c * 4 },
-    { (void **) &ctx->q, l * c * 4 },      { (void **) &ctx->k, l * c * 4 },
-    { (void **) &ctx->v, l * c * 4 },      { (void **) &ctx->att, l * c * 4 },
-    { (void **) &ctx->mlp, l * m * 4 },    { (void **) &ctx->scores, l * l * 4 },
-    { (void **) &ctx->wbuf, wbuf * 4 },    { (void **) &ctx->kv_len, l * 4 },
-    { (void **) &ctx->seq_global, l * 4 }, { (void **) &ctx->seq_compact, l * 4 },
-    { (void **) &ctx->seq_row, l * 4 },    { (void **) &ctx->seq_pos, l * 4 },
-    { (void **) &ctx->seq_seg, l },        { (void **) &ctx->seq_masked, l },
+    { (void **) &ctx->x, l * c * 4 },
+    { (void **) &ctx->h, l * c * 4 },
+    { (void **) &ctx->q, l * c * 4 },
+    { (void **) &ctx->k, l * c * 4 },
+    { (void **) &ctx->v, l * c * 4 },
+    { (void **) &ctx->att, l * c * 4 },
+    { (void **) &ctx->mlp, l * m * 4 },
+    { (void **) &ctx->kv_len, l * 4 },
+    { (void **) &ctx->seq_global, l * 4 },
+    { (void **) &ctx->seq_compact, l * 4 },
+    { (void **) &ctx->seq_row, l * 4 },
+    { (void **) &ctx->seq_pos, l * 4 },
+    { (void **) &ctx->seq_seg, l },
+    { (void **) &ctx->seq_masked, l },
     { (void **) &ctx->rows, l * 4 },
+    { (void **) &ctx->tbuf, nt * ctx->tbuf_floats * 4 },
+    { (void **) &ctx->tscores, nt * MV_ATT_ROWS * l * 4 },
   };
   size_t total = 0;
   for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
@@ -116,10 +117,19 @@ magvlt_context_init (const magvlt_model *model, const magvlt_context_params *par
   ctx->arena = mv_arena_alloc (total ? total : 64); /* 0 for a VQGAN-only model */
   if (!ctx->arena)
     {
+      mv_dnnl_ctx_free (ctx->dnnl);
       free (ctx);
       return mv_fail (MAGVLT_ERR_NOMEM, "out of memory for a %zu-byte context", total);
     }
   ctx->arena_bytes = total ? total : 64;
+  if (ctx->n_threads > 1 && !(ctx->pool = mv_pool_new (ctx->n_threads)))
+    {
+      int workers = ctx->n_threads - 1;
+      mv_arena_free (ctx->arena, ctx->arena_bytes);
+      mv_dnnl_ctx_free (ctx->dnnl);
+      free (ctx);
+      return mv_fail (MAGVLT_ERR_NOMEM, "cannot start %d worker threads", workers);
+    }
   size_t off = 0;
   for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)
     {
@@ -135,6 +145,7 @@ magvlt_context_free (magvlt_context *ctx)
 {
   if (!ctx)
     return;
+  mv_pool_free (ctx->pool);
   mv_dnnl_ctx_free (ctx->dnnl);
   mv_arena_free (ctx->arena, ctx->arena_bytes);
   mv_arena_free (ctx->vq_arena, ctx->vq_bytes);

@@ -24,14 +24,15 @@ struct magvlt_context {
   /* One arena, carved into named buffers at init (sizes from the model). */
   void *arena;
   size_t arena_bytes;
-  float *x;         /* [L, C] residual stream */
-  float *h;         /* [L, C] normalised input of a sub-layer */
-  float *q, *k, *v; /* [L, C] */
-  float *att;       /* [L, C] attention output before the projection */
-  float *mlp;       /* [L, M] */
-  float *scores;    /* [L, L] */
-  float *wbuf;      /* f16 → f32 expansion of one weight matrix or vocab chunk */
-  size_t wbuf_floats;
+  float *x;             /* [L, C] residual stream */
+  float *h;             /* [L, C] normalised input of a sub-layer */
+  float *q, *k, *v;     /* [L, C] */
+  float *att;           /* [L, C] attention output before the projection */
+  float *mlp;           /* [L, M] */
+  struct mv_pool *pool; /* n_threads in all, this context's caller included */
+  float *tbuf;          /* [n_threads][tbuf_floats] per-thread weight expansion */
+  size_t tbuf_floats;
+  float *tscores;       /* [n_threads][MV_ATT_ROWS · L] per-thread attention scores */
   int32_t *kv_len;      /* [L] per query row: keys 0..kv_len-1 are visible */
   int32_t *seq_global;  /* [L] compact index → index in the full layout */
   int32_t *seq_compact; /* [L] full-layout index → compact index, or -1 */

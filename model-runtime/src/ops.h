@@ -28,8 +28,12 @@ void mv_linear (const float *x, int n, int k, const float *w, const float *b, in
 void mv_layernorm (const float *x, int n, int c, const float *g, const float *b, float eps,
                    float *y);
 
-/* In place, exact form 0.5·x·(1 + erf(x/√2)). */
+/* In place, the erf form 0.5·x·(1 + erf(x/√2)) (not the tanh
+ * approximation), with erf to 4.2e-7 absolute (ops.c says how). */
 void mv_gelu (float *x, size_t n);
+
+/* x[i] ← exp(x[i] − shift) (~1 ulp; ops.c), returns the sum. */
+float mv_exp_shifted (float *x, size_t n, float shift);
 
 /* row: [n_total]; softmax over row[0..n_valid), zeros in row[n_valid..n_total). */
 void mv_softmax_prefix (float *row, int n_valid, int n_total);
@@ -39,6 +43,12 @@ void mv_softmax_prefix (float *row, int n_valid, int n_total);
  * scores: scratch of L·L floats → out: [L, C]. Scale 1/√D. */
 void mv_attention (const float *q, const float *k, const float *v, int l, int c, int h,
                    const int32_t *kv_len, float *scores, float *out);
+
+/* The part of mv_attention for query rows [r0, r1) of one head; scores:
+ * scratch of (r1 − r0)·L floats. OpenBLAS runs with its current thread
+ * count (the pool's tasks set one). */
+void mv_attention_rows (const float *q, const float *k, const float *v, int l, int c, int h,
+                        int head, int r0, int r1, const int32_t *kv_len, float *scores, float *out);
 
 /* dst[0..c) += row `row` of a [rows, c] table stored as f32 (kind
  * MV_ROW_F32 = 0), IEEE half (MV_ROW_F16 = 1) or bfloat16 (MV_ROW_BF16). */

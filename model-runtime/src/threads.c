@@ -96,3 +96,10 @@ mv_blas_threads_for_flop (double flop)
   if (atomic_exchange (&blas_current, want) != want)
     openblas_set_num_threads (want);
 }
+
+void
+mv_blas_one_thread (void)
+{
+  if (atomic_exchange (&blas_current, 1) != 1)
+    openblas_set_num_threads (1);
+}

@@ -21,6 +21,10 @@ void mv_blas_set_threads (int n);
  * overrides the threshold, for measuring. */
 void mv_blas_threads_for_flop (double flop);
 
+/* OpenBLAS on one thread for the products that follow (the pool's tasks,
+ * which are the parallelism themselves). */
+void mv_blas_one_thread (void);
+
 /* 2·M·N·K below which a product stays on one thread: 100 MFLOP, about a
  * millisecond of one core's sgemm; the largest product of the default
  * model is 52 MFLOP, the smallest linear layer of MAGVLT-base 680 MFLOP. */

@@ -15,6 +15,7 @@
 #include "jobs.h"
 #include "matmul.h"
 #include "ops.h"
+#include "parallel.h"
 #include "status.h"
 #include "threads.h"
 
@@ -23,26 +24,15 @@
 /* The mv_add_row storage kind of a table. */
 #define ROW_KIND(t) ((t)->bf16 ? MV_ROW_BF16 : (t)->f16 ? MV_ROW_F16 : MV_ROW_F32)
 
-/* A weight matrix as floats: f32 tensors are used in place, f16 ones are
- * expanded into the context's scratch (valid until the next call). */
-static const float *
-weight (magvlt_context *ctx, const mv_tensor *t)
-{
-  if (!t->f16)
-    return t->data;
-  mv_half_to_f32 (t->data, t->bf16, ctx->wbuf, (size_t) (t->rows * t->cols));
-  return ctx->wbuf;
-}
-
-/* y: [N, O] (+)= x: [N, K] · Wᵀ + b through the context's backend; OpenBLAS
- * whenever oneDNN has no packed copy of this weight. */
+/* y: [N, O] (+)= x: [N, K] · Wᵀ + b through the context's backend: oneDNN
+ * when it has a packed copy of this weight, else OpenBLAS on the pool. */
 static void
 linear (magvlt_context *ctx, const float *x, int n, const mv_tensor *w, const float *b, float *y,
         bool accumulate)
 {
   if (ctx->dnnl && mv_dnnl_linear (ctx->dnnl, w, x, n, b, y, accumulate))
     return;
-  mv_linear (x, n, (int) w->cols, weight (ctx, w), b, (int) w->rows, y, accumulate);
+  mv_par_linear (ctx, x, n, mv_weight_of (w), b, y, (int) w->rows, accumulate);
 }
 
 static magvlt_status
@@ -181,16 +171,16 @@ block_forward (magvlt_context *ctx, const mv_block *b, int p)
   int c = hp->embed_dim, mh = hp->mlp_hidden;
   float eps = hp->layer_norm_eps;
 
-  mv_layernorm (ctx->x, p, c, b->ln1_w.data, b->ln1_b.data, eps, ctx->h);
+  mv_par_layernorm (ctx, ctx->x, p, c, b->ln1_w.data, b->ln1_b.data, eps, ctx->h);
   linear (ctx, ctx->h, p, &b->q_w, b->q_b.data, ctx->q, false);
   linear (ctx, ctx->h, p, &b->k_w, b->k_b.data, ctx->k, false);
   linear (ctx, ctx->h, p, &b->v_w, b->v_b.data, ctx->v, false);
-  mv_attention (ctx->q, ctx->k, ctx->v, p, c, hp->n_heads, ctx->kv_len, ctx->scores, ctx->att);
+  mv_par_attention (ctx, ctx->q, ctx->k, ctx->v, p, c, hp->n_heads, ctx->kv_len, ctx->att);
   linear (ctx, ctx->att, p, &b->proj_w, b->proj_b.data, ctx->x, true);
 
-  mv_layernorm (ctx->x, p, c, b->ln2_w.data, b->ln2_b.data, eps, ctx->h);
+  mv_par_layernorm (ctx, ctx->x, p, c, b->ln2_w.data, b->ln2_b.data, eps, ctx->h);
   linear (ctx, ctx->h, p, &b->fc1_w, b->fc1_b.data, ctx->mlp, false);
-  mv_gelu (ctx->mlp, (size_t) p * mh);
+  mv_par_gelu (ctx, ctx->mlp, (size_t) p * mh);
   linear (ctx, ctx->mlp, p, &b->fc2_w, b->fc2_b.data, ctx->x, true);
 }
 
@@ -230,25 +220,12 @@ lm_head (magvlt_context *ctx, int g0, int n_slots, const uint8_t *want, int voff
   if (r > 0)
     {
       linear (ctx, ctx->h, r, &m->lm_w, m->lm_b.data, ctx->q, false);
-      mv_gelu (ctx->q, (size_t) r * c);
-      mv_layernorm (ctx->q, r, c, m->lm_ln_w.data, m->lm_ln_b.data, m->hp.layer_norm_eps, ctx->att);
-
-      const float *bias = (const float *) m->out_bias.data + voff;
-      if (!m->tok_emb.f16)
-        mv_gemm (false, true, r, v, c, 1.0f, ctx->att, c,
-                 (const float *) m->tok_emb.data + (size_t) voff * c, c, 0.0f, out, v);
-      else
-        for (int v0 = 0; v0 < v; v0 += (int) (ctx->wbuf_floats / (size_t) c))
-          {
-            int nv = (int) (ctx->wbuf_floats / (size_t) c);
-            nv = v - v0 < nv ? v - v0 : nv;
-            mv_half_to_f32 ((const uint16_t *) m->tok_emb.data + (size_t) (voff + v0) * c,
-                            m->tok_emb.bf16, ctx->wbuf, (size_t) nv * c);
-            mv_gemm (false, true, r, nv, c, 1.0f, ctx->att, c, ctx->wbuf, c, 0.0f, out + v0, v);
-          }
-      for (int k = 0; k < r; k++)
-        for (int j = 0; j < v; j++)
-          out[(size_t) k * v + j] += bias[j];
+      mv_par_gelu (ctx, ctx->q, (size_t) r * c);
+      mv_par_layernorm (ctx, ctx->q, r, c, m->lm_ln_w.data, m->lm_ln_b.data, m->hp.layer_norm_eps,
+                        ctx->att);
+      /* logits against the tied embedding rows of this vocabulary */
+      mv_par_linear (ctx, ctx->att, r, mv_weight_rows (mv_weight_of (&m->tok_emb), voff, v),
+                     (const float *) m->out_bias.data + voff, out, v, false);
     }
   for (int k = r - 1; k >= 0; k--)
     if (ctx->rows[k] != k)
@@ -275,7 +252,7 @@ length_head (magvlt_context *ctx, float *out)
       memset (out, 0, (size_t) t * sizeof (float));
       return;
     }
-  mv_linear (ctx->x + (size_t) cr * c, 1, c, weight (ctx, &m->len_w), NULL, t, out, false);
+  mv_par_linear (ctx, ctx->x + (size_t) cr * c, 1, mv_weight_of (&m->len_w), NULL, out, t, false);
 }
 
 magvlt_status

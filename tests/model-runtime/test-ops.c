@@ -153,6 +153,76 @@ test_layernorm (void)
     }
 }
 
+/* The fast erf behind mv_gelu against erf in double, point by point: the
+ * normalised error above would hide a bad tail. Also every blocked length
+ * (the vector body and the scalar tail must agree bit for bit). */
+static void
+test_gelu_pointwise (void)
+{
+  const int n = 200001;
+  float *x = guarded ((size_t) n);
+  for (int i = 0; i < n; i++)
+    x[i] = -8.0f + 16.0f * (float) i / (float) (n - 1);
+  float *y = guarded ((size_t) n);
+  memcpy (y, x, (size_t) n * sizeof (float));
+  mv_gelu (y, (size_t) n);
+  double worst = 0;
+  for (int i = 0; i < n; i++)
+    {
+      double ref = 0.5 * x[i] * (1.0 + erf (x[i] / sqrt (2.0)));
+      worst = fmax (worst, fabs (y[i] - ref));
+    }
+  bool ok = worst <= 1e-6 && guards_intact (y, (size_t) n);
+  printf ("%s gelu within 1e-6 of the erf form in double (max |diff| %.2e)\n", ok ? "ok  " : "FAIL",
+          worst);
+  ok ? n_passed++ : n_failed++;
+
+  bool same = true;
+  for (int len = 1; len <= 40 && same; len++)
+    {
+      float a[40], b[40];
+      for (int i = 0; i < len; i++)
+        a[i] = b[i] = x[(size_t) i * 4999];
+      mv_gelu (a, (size_t) len);
+      for (int i = 0; i < len; i++)
+        {
+          float one = b[i];
+          mv_gelu (&one, 1);
+          same = same && memcmp (&one, &a[i], 4) == 0;
+        }
+    }
+  printf ("%s gelu: vector body and scalar tail agree bit for bit\n", same ? "ok  " : "FAIL");
+  same ? n_passed++ : n_failed++;
+  guarded_free (x), guarded_free (y);
+}
+
+static void
+test_exp_shifted (void)
+{
+  const int n = 100003;
+  float *x = guarded ((size_t) n);
+  for (int i = 0; i < n; i++)
+    x[i] = -100.0f + 100.0f * (float) i / (float) (n - 1);
+  float *y = guarded ((size_t) n);
+  memcpy (y, x, (size_t) n * sizeof (float));
+  float sum = mv_exp_shifted (y, (size_t) n, 2.0f);
+  double worst_rel = 0, ref_sum = 0;
+  for (int i = 0; i < n; i++)
+    {
+      /* below -87.3 the argument is clamped (a softmax tail gets ~1e-38) */
+      float arg = x[i] - 2.0f; /* as the kernel rounds it */
+      double ref = exp ((double) (arg < -87.3f ? -87.3f : arg));
+      ref_sum += ref;
+      worst_rel = fmax (worst_rel, fabs (y[i] - ref) / ref);
+    }
+  bool ok =
+    worst_rel <= 4e-7 && fabs (sum - ref_sum) <= 1e-5 * ref_sum && guards_intact (y, (size_t) n);
+  printf ("%s exp within 4e-7 relative (max %.2e), sum %.6g vs %.6g\n", ok ? "ok  " : "FAIL",
+          worst_rel, sum, ref_sum);
+  ok ? n_passed++ : n_failed++;
+  guarded_free (x), guarded_free (y);
+}
+
 static void
 test_gelu (void)
 {
@@ -492,6 +562,8 @@ main (void)
   test_linear ();
   test_layernorm ();
   test_gelu ();
+  test_gelu_pointwise ();
+  test_exp_shifted ();
   test_softmax ();
   test_attention ();
   test_f16 ();
