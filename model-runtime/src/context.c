@@ -3,6 +3,7 @@
 #include "context.h"
 
 #include "matmul.h"
+#include "matmul_bf16.h"
 #include "parallel.h"
 #include "pool.h"
 #include "status.h"
@@ -76,7 +77,9 @@ magvlt_context_init (const magvlt_model *model, const magvlt_context_params *par
   {
     mv_backend b;
     magvlt_status bst = mv_backend_resolve (p.backend, &b);
-    if (bst == MAGVLT_OK && b != MV_BACKEND_OPENBLAS && model->blocks)
+    if (bst == MAGVLT_OK && b == MV_BACKEND_BF16 && model->blocks)
+      bst = mv_bf16_prepare (model);
+    else if (bst == MAGVLT_OK && b != MV_BACKEND_OPENBLAS && model->blocks)
       bst = mv_dnnl_ctx_new (model, b, &ctx->dnnl);
     if (bst != MAGVLT_OK)
       {
@@ -91,6 +94,9 @@ magvlt_context_init (const magvlt_model *model, const magvlt_context_params *par
   size_t l = (size_t) hp->seq_len, c = (size_t) hp->embed_dim, m = (size_t) hp->mlp_hidden;
   size_t nt = (size_t) ctx->n_threads;
   ctx->tbuf_floats = model->blocks ? mv_par_linear_scratch (hp, ctx->n_threads) : 0;
+  ctx->xb_bytes = ctx->backend == MV_BACKEND_BF16 ? mv_bf16_scratch_bytes (hp) : 0;
+  ctx->attb_bytes =
+    ctx->backend == MV_BACKEND_BF16 ? mv_bf16_attention_bytes (hp, ctx->n_threads) : 0;
 
   arena_item items[] = {
     { (void **) &ctx->x, l * c * 4 },
@@ -110,6 +116,8 @@ magvlt_context_init (const magvlt_model *model, const magvlt_context_params *par
     { (void **) &ctx->rows, l * 4 },
     { (void **) &ctx->tbuf, nt * ctx->tbuf_floats * 4 },
     { (void **) &ctx->tscores, nt * MV_ATT_ROWS * l * 4 },
+    { (void **) &ctx->xb, ctx->xb_bytes },
+    { (void **) &ctx->attb, ctx->attb_bytes },
   };
   size_t total = 0;
   for (size_t i = 0; i < sizeof items / sizeof items[0]; i++)

@@ -32,7 +32,11 @@ struct magvlt_context {
   struct mv_pool *pool; /* n_threads in all, this context's caller included */
   float *tbuf;          /* [n_threads][tbuf_floats] per-thread weight expansion */
   size_t tbuf_floats;
-  float *tscores;       /* [n_threads][MV_ATT_ROWS · L] per-thread attention scores */
+  float *tscores; /* [n_threads][MV_ATT_ROWS · L] per-thread attention scores */
+  uint16_t *xb;   /* bf16 backend: activations rounded to bfloat16 */
+  size_t xb_bytes;
+  void *attb; /* bf16 backend: attention scratch (matmul_bf16.c) */
+  size_t attb_bytes;
   int32_t *kv_len;      /* [L] per query row: keys 0..kv_len-1 are visible */
   int32_t *seq_global;  /* [L] compact index → index in the full layout */
   int32_t *seq_compact; /* [L] full-layout index → compact index, or -1 */

@@ -10,13 +10,15 @@
  * so packing does not double the resident memory. */
 #include "matmul.h"
 
+#include "matmul_bf16.h"
 #include "status.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char *backend_names[MV_BACKEND_COUNT] = { "openblas", "onednn-f32", "onednn-bf16" };
+static const char *backend_names[MV_BACKEND_COUNT] = { "openblas", "onednn-f32", "onednn-bf16",
+                                                       "bf16" };
 
 const char *
 mv_backend_name (mv_backend b)
@@ -40,6 +42,7 @@ mv_backend_available (mv_backend b)
   switch (b)
     {
     case MV_BACKEND_OPENBLAS: return true;
+    case MV_BACKEND_BF16: return mv_bf16_available ();
 #ifdef MV_HAVE_DNNL
     case MV_BACKEND_ONEDNN_F32: return true;
     case MV_BACKEND_ONEDNN_BF16: return cpu_has_bf16 ();
@@ -55,10 +58,11 @@ mv_backend_resolve (const char *request, mv_backend *out)
     request = getenv ("MAGVLT_BACKEND");
   if (!request || !*request || strcmp (request, "auto") == 0)
     {
-      /* OpenBLAS float32 until the oneDNN paths are benchmarked on a quiet
-       * machine (BENCHMARKS.md): a default that changes the numbers must
-       * first show it is faster. Name a backend to use oneDNN now. */
-      *out = MV_BACKEND_OPENBLAS;
+      /* The engine's own bf16 kernels where the CPU has them: the fastest
+       * path on every geometry measured (BENCHMARKS.md); oneDNN's are
+       * slower on small models (a primitive per call, its own OpenMP
+       * threads) and no faster on the base one. Else OpenBLAS float32. */
+      *out = mv_bf16_available () ? MV_BACKEND_BF16 : MV_BACKEND_OPENBLAS;
       return MAGVLT_OK;
     }
   for (int b = 0; b < MV_BACKEND_COUNT; b++)
@@ -66,17 +70,20 @@ mv_backend_resolve (const char *request, mv_backend *out)
       {
         if (!mv_backend_available ((mv_backend) b))
           return mv_fail (MAGVLT_ERR_UNSUPPORTED, "backend '%s' is not available: %s", request,
+                          b == MV_BACKEND_BF16
+                            ? "this CPU has no bfloat16 instructions (AVX512-BF16)"
 #ifdef MV_HAVE_DNNL
-                          "this CPU has no bfloat16 instructions (AVX512-BF16)"
+                            : "this CPU has no bfloat16 instructions (AVX512-BF16)"
 #else
-                          "this build has no oneDNN (install libdnnl-dev and rebuild)"
+                            : "this build has no oneDNN (install libdnnl-dev and rebuild)"
 #endif
           );
         *out = (mv_backend) b;
         return MAGVLT_OK;
       }
   return mv_fail (MAGVLT_ERR_INVALID_ARG,
-                  "unknown backend '%s' (use auto, openblas, onednn-f32 or onednn-bf16)", request);
+                  "unknown backend '%s' (use auto, openblas, bf16, onednn-f32 or onednn-bf16)",
+                  request);
 }
 
 #ifndef MV_HAVE_DNNL
@@ -84,6 +91,8 @@ mv_backend_resolve (const char *request, mv_backend *out)
 magvlt_status
 mv_matmul_prepare (const magvlt_model *model, mv_backend b)
 {
+  if (b == MV_BACKEND_BF16)
+    return mv_bf16_prepare (model);
   return b == MV_BACKEND_OPENBLAS ? MAGVLT_OK
                                   : mv_fail (MAGVLT_ERR_UNSUPPORTED, "this build has no oneDNN");
 }
@@ -190,7 +199,8 @@ plan_layout (dnnl_engine_t engine, mv_backend b, int rows, int k, int o, dnnl_me
 }
 
 static magvlt_status
-pack_one (mv_packed_model *p, const mv_tensor *t, float *scratch, bool mapped, packed_weight *out)
+pack_one (mv_packed_model *p, const magvlt_model *model, const mv_tensor *t, float *scratch,
+          packed_weight *out)
 {
   magvlt_status st = MAGVLT_OK;
   int o = (int) t->rows, k = (int) t->cols;
@@ -230,16 +240,7 @@ pack_one (mv_packed_model *p, const mv_tensor *t, float *scratch, bool mapped, p
   /* the file's pages of this weight (float32 or f16) are not needed any
    * more: drop them from this process's resident memory (they stay in the
    * page cache, and a product the packed copy cannot serve reads them back) */
-  if (mapped)
-    {
-      /* only for a mapping: on memory read into the heap this would zero it */
-      long page = sysconf (_SC_PAGESIZE);
-      size_t bytes = (size_t) o * k * (t->f16 ? 2 : 4);
-      uintptr_t a = ((uintptr_t) t->data + (uintptr_t) page - 1) & ~((uintptr_t) page - 1);
-      uintptr_t e = ((uintptr_t) t->data + bytes) & ~((uintptr_t) page - 1);
-      if (e > a)
-        madvise ((void *) a, e - a, MADV_DONTNEED);
-    }
+  mv_model_release_pages (model, t->data, (size_t) o * k * (t->f16 ? 2 : 4));
 out:
   if (reorder)
     dnnl_primitive_destroy (reorder);
@@ -283,6 +284,8 @@ mv_matmul_prepare (const magvlt_model *model, mv_backend b)
 
   if (b == MV_BACKEND_OPENBLAS)
     return MAGVLT_OK;
+  if (b == MV_BACKEND_BF16)
+    return mv_bf16_prepare (model);
   if (!model->blocks)
     return mv_fail (MAGVLT_ERR_UNSUPPORTED, "this model has no transformer");
   pthread_mutex_lock (&pack_lock);
@@ -314,10 +317,10 @@ mv_matmul_prepare (const magvlt_model *model, mv_backend b)
       const mv_block *bl = &model->blocks[l];
       const mv_tensor *ws[] = { &bl->q_w, &bl->k_w, &bl->v_w, &bl->proj_w, &bl->fc1_w, &bl->fc2_w };
       for (int j = 0; j < 6 && st == MAGVLT_OK; j++)
-        st = pack_one (p, ws[j], scratch, model->file.mmapped, &p->w[p->n++]);
+        st = pack_one (p, model, ws[j], scratch, &p->w[p->n++]);
     }
   if (st == MAGVLT_OK)
-    st = pack_one (p, &model->lm_w, scratch, model->file.mmapped, &p->w[p->n++]);
+    st = pack_one (p, model, &model->lm_w, scratch, &p->w[p->n++]);
   qsort (p->w, (size_t) p->n, sizeof *p->w, cmp_key);
 done:
   free (scratch);
@@ -369,18 +372,6 @@ mv_dnnl_ctx_free (mv_dnnl_ctx *c)
   free (c);
 }
 
-/* round to nearest even, as oneDNN converts */
-static inline uint16_t
-to_bf16 (float f)
-{
-  uint32_t u;
-  memcpy (&u, &f, 4);
-  if ((u & 0x7fffffff) > 0x7f800000)
-    return (uint16_t) ((u >> 16) | 0x40); /* NaN stays NaN */
-  u += 0x7fff + ((u >> 16) & 1);
-  return (uint16_t) (u >> 16);
-}
-
 bool
 mv_dnnl_linear (mv_dnnl_ctx *c, const mv_tensor *w, const float *x, int n, const float *b, float *y,
                 bool accumulate)
@@ -405,7 +396,7 @@ mv_dnnl_linear (mv_dnnl_ctx *c, const mv_tensor *w, const float *x, int n, const
   if (be == MV_BACKEND_ONEDNN_BF16)
     {
       for (size_t i = 0; i < (size_t) n * pw->k; i++)
-        c->src_bf16[i] = to_bf16 (x[i]);
+        c->src_bf16[i] = mv_f32_to_bf16 (x[i]);
       src_data = c->src_bf16;
     }
   dnnl_memory_desc_init_by_tag (&src, 2, ds, weight_type (be), dnnl_ab);

@@ -18,6 +18,7 @@ typedef enum {
   MV_BACKEND_OPENBLAS = 0,
   MV_BACKEND_ONEDNN_F32,
   MV_BACKEND_ONEDNN_BF16,
+  MV_BACKEND_BF16, /* the engine's own AVX512-BF16 kernels (matmul_bf16.c) */
   MV_BACKEND_COUNT
 } mv_backend;
 
@@ -26,8 +27,8 @@ const char *mv_backend_name (mv_backend b);
 /* Whether this build and this CPU can run b. */
 bool mv_backend_available (mv_backend b);
 
-/* request: NULL or "" (then $MAGVLT_BACKEND, then "auto"), "auto" (for
- * now OpenBLAS: see mv_backend_resolve), or a backend name. Forcing one the build or CPU lacks
+/* request: NULL or "" (then $MAGVLT_BACKEND, then "auto"), "auto" (bf16
+ * where the CPU has AVX512-BF16, else OpenBLAS), or a backend name. Forcing one the build or CPU lacks
  * is MAGVLT_ERR_UNSUPPORTED with a message saying why. */
 magvlt_status mv_backend_resolve (const char *request, mv_backend *out);
 
@@ -36,7 +37,7 @@ magvlt_status mv_backend_resolve (const char *request, mv_backend *out);
 typedef struct mv_packed_model mv_packed_model;
 
 /* Packs every linear weight of the transformer for backend b (no-op for
- * OpenBLAS). Thread-safe: the first caller packs, later ones wait. */
+ * OpenBLAS; bf16: mv_bf16_prepare). Thread-safe: the first caller packs, later ones wait. */
 magvlt_status mv_matmul_prepare (const magvlt_model *model, mv_backend b);
 void mv_packed_model_free (mv_packed_model *p);
 

@@ -4,15 +4,19 @@
 #include "model.h"
 
 #include "matmul.h"
+#include "matmul_bf16.h"
 #include "ops.h"
 #include "status.h"
 #include "tokenizer.h"
 #include "vqgan.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define MV_FORMAT_VERSION 1
 
@@ -377,13 +381,25 @@ magvlt_model_load (const char *path, const magvlt_model_params *params, magvlt_m
 }
 
 void
+mv_model_release_pages (const magvlt_model *model, const void *data, size_t bytes)
+{
+  if (!model->file.mmapped)
+    return;
+  long page = sysconf (_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t) data + (uintptr_t) page - 1) & ~((uintptr_t) page - 1);
+  uintptr_t e = ((uintptr_t) data + bytes) & ~((uintptr_t) page - 1);
+  if (e > a)
+    madvise ((void *) a, e - a, MADV_DONTNEED);
+}
+
+void
 magvlt_model_free (magvlt_model *m)
 {
-  if (m)
-    for (int b = 0; b < MV_BACKEND_COUNT; b++)
-      mv_packed_model_free (m->packed[b]);
   if (!m)
     return;
+  for (int b = 0; b < MV_BACKEND_COUNT; b++)
+    mv_packed_model_free (m->packed[b]);
+  mv_bf16_model_free (m->bf16);
   mv_vqgan_free (m->vq);
   mv_tokenizer_free (m->tokenizer);
   gguf_clear (&m->file);

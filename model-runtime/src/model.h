@@ -56,11 +56,14 @@ enum {
 };
 
 struct mv_packed_model;
+struct mv_bf16_model;
 
 struct magvlt_model {
   /* weights packed for the oneDNN backends, made on first use (matmul.c);
    * the one mutable part of a model, guarded by a lock in matmul.c */
-  struct mv_packed_model *packed[3];
+  struct mv_packed_model *packed[4]; /* by mv_backend; the oneDNN ones only */
+  /* weights packed for the bf16 backend (matmul_bf16.c), same rules */
+  struct mv_bf16_model *bf16;
   gguf_file file;
   char *path;
   char name[256];
@@ -85,5 +88,11 @@ struct magvlt_model {
   const char *weight_type;
   struct mv_tokenizer *tokenizer; /* NULL when the file has no text tokenizer */
 };
+
+/* Drops the resident pages of [data, data + bytes) when they belong to the
+ * model's file mapping (after a backend packed a copy of that tensor): the
+ * pages stay in the page cache, and a later read faults them back in. A
+ * no-op for a model read into memory, where it would zero the data. */
+void mv_model_release_pages (const magvlt_model *model, const void *data, size_t bytes);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* C[M, N] = alpha · op(A) · op(B) + beta · C, op = transpose when t* is set.
  * A is [M, K] (or [K, M] transposed), B is [K, N] (or [N, K]). */
@@ -60,6 +61,19 @@ void mv_f16_to_f32 (const uint16_t *src, float *dst, size_t n);
 
 /* bfloat16 → float, n values (exact: a shift into the upper half). */
 void mv_bf16_to_f32 (const uint16_t *src, float *dst, size_t n);
+
+/* float → bfloat16, rounded to nearest even (as oneDNN and VCVTNE2PS2BF16
+ * round); a NaN stays a NaN. */
+static inline uint16_t
+mv_f32_to_bf16 (float f)
+{
+  uint32_t u;
+  memcpy (&u, &f, 4);
+  if ((u & 0x7fffffff) > 0x7f800000)
+    return (uint16_t) ((u >> 16) | 0x40);
+  u += 0x7fff + ((u >> 16) & 1);
+  return (uint16_t) (u >> 16);
+}
 
 /* A 16-bit tensor → float: bfloat16 when bf16, else IEEE half. */
 void mv_half_to_f32 (const void *src, bool bf16, float *dst, size_t n);

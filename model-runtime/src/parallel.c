@@ -5,6 +5,8 @@
  * parallelism); see pool.h for why. */
 #include "parallel.h"
 
+#include "matmul.h"
+#include "matmul_bf16.h"
 #include "ops.h"
 #include "pool.h"
 #include "threads.h"
@@ -114,6 +116,8 @@ mv_par_linear (magvlt_context *ctx, const float *x, int n, mv_weight w, const fl
 {
   if (n <= 0 || w.o <= 0)
     return;
+  if (ctx->backend == MV_BACKEND_BF16 && mv_bf16_linear (ctx, w, x, n, b, y, ldy, accumulate))
+    return;
   int threads = mv_pool_threads (ctx->pool);
   linear_job j = { ctx, x, n, w, b, y, ldy, accumulate, cols_per_task (w.o, w.k, threads) };
   mv_blas_one_thread ();
@@ -190,6 +194,8 @@ void
 mv_par_attention (magvlt_context *ctx, const float *q, const float *k, const float *v, int l, int c,
                   int h, const int32_t *kv_len, float *out)
 {
+  if (ctx->backend == MV_BACKEND_BF16 && mv_bf16_attention (ctx, q, k, v, l, c, h, kv_len, out))
+    return;
   attention_job j = { ctx, q, k, v, l, c, h, (l + MV_ATT_ROWS - 1) / MV_ATT_ROWS, kv_len, out };
   mv_blas_one_thread ();
   mv_pool_run (ctx->pool, h * j.blocks, attention_task, &j);

@@ -140,6 +140,7 @@ static void
 run_clear (job_run *r)
 {
   g_free (r->model_path);
+  g_free (r->backend);
   g_free (r->out_path);
   g_free (r->mask_path);
   g_free (r->prompt);
@@ -228,6 +229,10 @@ job_entries (job_run *r)
                                            : "The official candidate count (32 for images)",
        NULL);
   ADD ("threads", 't', 0, G_OPTION_ARG_INT, &r->threads, "Threads (default: physical cores)", "N");
+  ADD ("backend", 'b', 0, G_OPTION_ARG_STRING, &r->backend,
+       "Matrix products: auto, openblas, bf16, onednn-f32 or onednn-bf16 (default: "
+       "$MAGVLT_BACKEND, else auto)",
+       "B");
   ADD ("preview-dir", 0, 0, G_OPTION_ARG_FILENAME, &r->preview_dir,
        "Write each refinement step's preview into DIR", "DIR");
   if (k != JOB_CAPTION && k != JOB_INFILL)
@@ -443,6 +448,7 @@ open_model (job_run *r)
     }
   magvlt_context_params cp = magvlt_context_default_params ();
   cp.n_threads = r->threads;
+  cp.backend = r->backend;
   cp.log_callback = log_cb, cp.log_user_data = r;
   if ((st = magvlt_context_init (r->model, &cp, &r->ctx)) != MAGVLT_OK)
     {

@@ -26,7 +26,7 @@ typedef struct {
   const char *cmd; /* "generate" */
 
   /* options */
-  char *model_path, *out_path, *mask_path, *prompt, *seed_str, *preview_dir;
+  char *model_path, *out_path, *mask_path, *prompt, *seed_str, *preview_dir, *backend;
   char **inputs; /* -i, NULL-terminated */
   /* Options with a default of their own are read as text, so that "not
    * given" (NULL) cannot collide with any value a user types. */

@@ -36,12 +36,13 @@ def main() -> None:
     model = os.path.join(a.models, "default.gguf")
     os.makedirs(a.images, exist_ok=True)
     rec = {"model": "default.gguf", "sha256": hashlib.sha256(open(model, "rb").read()).hexdigest(),
-           "threads": 1, "captions": [], "generations": []}
+           "threads": 1, "backend": "openblas", "captions": [], "generations": []}
     for k, j in enumerate(sorted(idx)):
         name = f"heldout-{k}.png"
         shutil.copy(os.path.join(a.data, "png", "test", f"{j:06d}.png"), os.path.join(a.images, name))
         out = subprocess.run([a.cli, "caption", "-m", model, "-i", os.path.join(a.images, name), "--json",
-                              "--seed", "1", "-t", "1"], capture_output=True, text=True, check=True)
+                              "--seed", "1", "-t", "1", "--backend", "openblas"],
+                             capture_output=True, text=True, check=True)
         rec["captions"].append({"image": name, "seed": 1, "caption": json.loads(out.stdout)["caption"],
                                 "reference": str(z["captions"][j]),
                                 "style": meta["styles"][z["style"][j]]})

@@ -9,9 +9,9 @@
 int
 main (int argc, char **argv)
 {
-  if (argc != 4)
+  if (argc != 4 && argc != 5)
     {
-      fprintf (stderr, "usage: gen-codes MODEL PROMPT SEED\n");
+      fprintf (stderr, "usage: gen-codes MODEL PROMPT SEED [BACKEND]\n");
       return 2;
     }
   magvlt_model *model = NULL;
@@ -20,6 +20,8 @@ main (int argc, char **argv)
   magvlt_model_info info;
   magvlt_context_params cp = magvlt_context_default_params ();
   cp.n_threads = 1;
+  /* the float32 reference unless asked: the recorded codes are OpenBLAS's */
+  cp.backend = argc > 4 ? argv[4] : "openblas";
   if (magvlt_model_load (argv[1], NULL, &model) != MAGVLT_OK
       || magvlt_model_get_info (model, &info) != MAGVLT_OK
       || magvlt_context_init (model, &cp, &ctx) != MAGVLT_OK)

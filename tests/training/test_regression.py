@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Regression test of the shipped default model (data/models/default.gguf): the seeded captions
 of a few held-out images and the codes of a seeded generation must equal those recorded in
-data/models/regression.json (and quoted in data/models/MODEL_CARD.md), on one thread.
+data/models/regression.json (and quoted in data/models/MODEL_CARD.md), on one thread with the
+float32 OpenBLAS backend; the captions also with the bf16 backend where the CPU has it.
 Re-record with model-runtime/training/record_regression.py after replacing the model.
 
 usage: test_regression.py MAGVLT_CLI GEN_CODES MODELS_DIR IMAGES_DIR"""
@@ -25,10 +26,26 @@ if h != rec["sha256"]:
 bad = 0
 for c in rec["captions"]:
     out = subprocess.run([cli, "caption", "-m", model, "-i", os.path.join(images, c["image"]), "--json",
-                          "--seed", str(c["seed"]), "-t", "1"], capture_output=True, text=True, check=True)
+                          "--seed", str(c["seed"]), "-t", "1", "--backend", "openblas"], capture_output=True, text=True, check=True)
     got = json.loads(out.stdout)["caption"]
     if got != c["caption"]:
         print(f"FAIL caption {c['image']} seed {c['seed']}: {got!r} != {c['caption']!r}")
+        bad += 1
+# The bf16 backend (auto's choice on CPUs with AVX512-BF16) rounds weights and activations, so
+# its seeded image codes drift from float32's after a few steps (60 and 38 of 64 positions agree);
+# its captions of these images are the recorded ones, and must stay so.
+bf16_checked = 0
+for c in rec["captions"]:
+    out = subprocess.run([cli, "caption", "-m", model, "-i", os.path.join(images, c["image"]), "--json",
+                          "--seed", str(c["seed"]), "-t", "1", "--backend", "bf16"],
+                         capture_output=True, text=True)
+    if out.returncode != 0 and "not available" in out.stderr:
+        print("skip bf16 captions: " + out.stderr.strip())
+        break
+    got = json.loads(out.stdout)["caption"]
+    bf16_checked += 1
+    if got != c["caption"]:
+        print(f"FAIL bf16 caption {c['image']} seed {c['seed']}: {got!r} != {c['caption']!r}")
         bad += 1
 for g in rec["generations"]:
     out = subprocess.run([gen_codes, model, g["prompt"], str(g["seed"])], capture_output=True, text=True,
@@ -39,4 +56,5 @@ for g in rec["generations"]:
         bad += 1
 if bad:
     sys.exit(1)
-print(f"ok: {len(rec['captions'])} captions and {len(rec['generations'])} generations as recorded")
+print(f"ok: {len(rec['captions'])} captions and {len(rec['generations'])} generations as recorded "
+      f"(float32); {bf16_checked} captions with bf16")

@@ -1,0 +1,517 @@
+/* matmul_bf16.c — the "bf16" backend: bfloat16 weights packed into panels
+ * at load, VDPBF16PS micro-kernels on the context's pool.
+ * SPDX-License-Identifier: MIT
+ *
+ * Packed layout: the O output columns in panels of NR = 32 (two vectors of
+ * 16 floats); inside a panel, for each pair of inputs kp (K rounded up to
+ * even, the odd tail zero), the 32 columns' two weights side by side:
+ * [panel][kp][column][2]. VDPBF16PS multiplies pairs of bfloat16 and adds
+ * both products into one float lane, so one broadcast of an activation pair
+ * (x[k], x[k+1]) against one vector of a panel advances 16 columns by two
+ * inputs. The micro-kernel keeps MR = 12 rows × 32 columns of float
+ * accumulators in 24 of the 32 vector registers.
+ *
+ * Blocking: a task owns a group of panels and walks every block of MR rows
+ * across them, so its panels (≤ 512 KiB, within a Zen 4 / Sapphire Rapids
+ * L2) are read from memory once and the MR rows of activations (≤ 96 KiB)
+ * stay in L1/L2 across the group.
+ *
+ * Accuracy: weights and activations are rounded to bfloat16 (to nearest
+ * even), products accumulate in float32 — what oneDNN's bf16 matmul and
+ * PyTorch's bf16 autocast do. The bound the tests hold it to (BENCHMARKS.md,
+ * test-backends): normalised error of the logits ≤ 1e-3 against float32 and
+ * the same argmax wherever float32's top-2 margin exceeds 0.05. */
+#include "matmul_bf16.h"
+
+#include "ops.h"
+#include "pool.h"
+#include "status.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#if defined(__x86_64__)                                                                            \
+  && ((defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 10)                                 \
+      || (defined(__clang__) && __clang_major__ >= 9))
+#define MV_HAVE_BF16_KERNEL 1
+#include <immintrin.h>
+#endif
+
+#define NR 32
+#define MR 12
+/* Bytes of packed panels one task keeps hot. */
+#define GROUP_BYTES (512 * 1024)
+/* Rows of activations rounded per task. */
+#define ROUND_ROWS 16
+
+typedef struct {
+  const void *key; /* the weight's data in the model file */
+  int o, k, k2, panels;
+  uint16_t *data; /* [panels][k2][NR][2] */
+} packed_bf16;
+
+struct mv_bf16_model {
+  int n;
+  packed_bf16 *w; /* sorted by key, then o */
+};
+
+static pthread_mutex_t pack_lock = PTHREAD_MUTEX_INITIALIZER;
+
+bool
+mv_bf16_available (void)
+{
+#ifdef MV_HAVE_BF16_KERNEL
+  return __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bf16");
+#else
+  return false;
+#endif
+}
+
+size_t
+mv_bf16_scratch_bytes (const mv_hparams *hp)
+{
+  size_t k = (size_t) (hp->mlp_hidden > hp->embed_dim ? hp->mlp_hidden : hp->embed_dim);
+  return (size_t) hp->seq_len * ((k + 1) / 2) * 4;
+}
+
+/* Attention scratch (bytes), per context: q rounded, and every head's
+ * keys and values packed; per thread: one task's scores and probabilities. */
+static size_t
+round_up (size_t n, size_t m)
+{
+  return (n + m - 1) / m * m;
+}
+
+size_t
+mv_bf16_attention_bytes (const mv_hparams *hp, int n_threads)
+{
+  size_t l = (size_t) hp->seq_len, c = (size_t) hp->embed_dim, h = (size_t) hp->n_heads;
+  size_t d = c / h, lp = round_up (l, NR), l2 = round_up (l, 2), dp = round_up (d, NR);
+  size_t shared = l * round_up (c, 2) * 2 + h * lp * round_up (d, 2) * 2 + h * dp * l2 * 2;
+  size_t per_thread = MV_ATT_ROWS * lp * 4 + MV_ATT_ROWS * l2 * 2;
+  return round_up (shared, 64) + (size_t) n_threads * round_up (per_thread, 64);
+}
+
+static int
+cmp_packed (const void *a, const void *b)
+{
+  const packed_bf16 *x = a, *y = b;
+  if (x->key != y->key)
+    return x->key < y->key ? -1 : 1;
+  return (x->o > y->o) - (x->o < y->o);
+}
+
+static magvlt_status
+pack_one (mv_weight w, packed_bf16 *out, float *row)
+{
+  out->key = w.data;
+  out->o = w.o;
+  out->k = w.k;
+  out->k2 = (w.k + 1) / 2;
+  out->panels = (w.o + NR - 1) / NR;
+  size_t bytes = (size_t) out->panels * out->k2 * NR * 2 * sizeof (uint16_t);
+  if (!(out->data = aligned_alloc (64, (bytes + 63) & ~(size_t) 63)))
+    return mv_fail (MAGVLT_ERR_NOMEM, "out of memory packing a %d x %d weight as bfloat16", w.o,
+                    w.k);
+  memset (out->data, 0, bytes);
+  size_t panel_stride = (size_t) out->k2 * NR * 2;
+  for (int col = 0; col < w.o; col++)
+    {
+      mv_weight one = mv_weight_rows (w, col, 1);
+      if (one.kind == MV_ROW_F32)
+        memcpy (row, one.data, (size_t) w.k * sizeof (float));
+      else
+        mv_half_to_f32 (one.data, one.kind == MV_ROW_BF16, row, (size_t) w.k);
+      uint16_t *dst = out->data + (size_t) (col / NR) * panel_stride + (size_t) (col % NR) * 2;
+      for (int kk = 0; kk < w.k; kk++)
+        dst[(size_t) (kk / 2) * NR * 2 + (kk & 1)] = mv_f32_to_bf16 (row[kk]);
+    }
+  return MAGVLT_OK;
+}
+
+/* dst ← the panels of W: [O, K] with W[o][k] = src[o·so + k·sk], in
+ * bfloat16, zero beyond O and K (columns up to the next panel, K to the
+ * next pair). */
+static void
+pack_panels (const float *src, int o, int k, size_t so, size_t sk, uint16_t *dst)
+{
+  int k2 = (k + 1) / 2, panels = (o + NR - 1) / NR;
+  for (int p = 0; p < panels; p++)
+    for (int kp = 0; kp < k2; kp++)
+      {
+        uint16_t *d = dst + ((size_t) p * k2 + kp) * NR * 2;
+        for (int c = 0; c < NR; c++)
+          {
+            int oo = p * NR + c, k0 = 2 * kp;
+            bool in = oo < o;
+            d[2 * c] = in ? mv_f32_to_bf16 (src[(size_t) oo * so + (size_t) k0 * sk]) : 0;
+            d[2 * c + 1] = in && k0 + 1 < k
+                             ? mv_f32_to_bf16 (src[(size_t) oo * so + (size_t) (k0 + 1) * sk])
+                             : 0;
+          }
+      }
+}
+
+void
+mv_bf16_model_free (struct mv_bf16_model *p)
+{
+  if (!p)
+    return;
+  for (int i = 0; i < p->n; i++)
+    free (p->w[i].data);
+  free (p->w);
+  free (p);
+}
+
+magvlt_status
+mv_bf16_prepare (const magvlt_model *model)
+{
+  magvlt_model *m = (magvlt_model *) model; /* the packed cache only */
+  const mv_hparams *hp = &model->hp;
+  magvlt_status st = MAGVLT_OK;
+
+  if (!mv_bf16_available ())
+    return mv_fail (MAGVLT_ERR_UNSUPPORTED,
+                    "backend 'bf16' needs a CPU with AVX512-BF16 (and an x86-64 build)");
+  if (!model->blocks)
+    return mv_fail (MAGVLT_ERR_UNSUPPORTED, "this model has no transformer");
+  pthread_mutex_lock (&pack_lock);
+  if (m->bf16)
+    {
+      pthread_mutex_unlock (&pack_lock);
+      return MAGVLT_OK;
+    }
+  int max_n = 6 * hp->n_layers + 3;
+  mv_weight *ws = NULL;
+  struct mv_bf16_model *p = calloc (1, sizeof *p);
+  float *row = malloc ((size_t) (hp->mlp_hidden > hp->embed_dim ? hp->mlp_hidden : hp->embed_dim)
+                       * sizeof (float));
+  if (!p || !row || !(p->w = calloc ((size_t) max_n, sizeof *p->w)))
+    {
+      st = mv_fail (MAGVLT_ERR_NOMEM, "out of memory packing the weights");
+      goto done;
+    }
+  int n = 0;
+  if (!(ws = calloc ((size_t) max_n, sizeof *ws)))
+    {
+      st = mv_fail (MAGVLT_ERR_NOMEM, "out of memory packing the weights");
+      goto done;
+    }
+  for (int l = 0; l < hp->n_layers; l++)
+    {
+      const mv_block *bl = &model->blocks[l];
+      const mv_tensor *ts[] = { &bl->q_w, &bl->k_w, &bl->v_w, &bl->proj_w, &bl->fc1_w, &bl->fc2_w };
+      for (int j = 0; j < 6; j++)
+        ws[n++] = mv_weight_of (ts[j]);
+    }
+  ws[n++] = mv_weight_of (&model->lm_w);
+  /* the tied head's two vocabularies, as lm_head asks for them */
+  mv_weight emb = mv_weight_of (&model->tok_emb);
+  ws[n++] = mv_weight_rows (emb, 0, hp->vocab_size_img);
+  ws[n++] = mv_weight_rows (emb, hp->vocab_size_img, hp->vocab_size_txt);
+  /* each weight's file pages are released as soon as it is packed, so
+   * the peak is the packed copy plus one weight, not both copies */
+  for (int i = 0; i < n && st == MAGVLT_OK; i++)
+    {
+      st = pack_one (ws[i], &p->w[i], row);
+      p->n += st == MAGVLT_OK;
+      mv_model_release_pages (model, ws[i].data,
+                              (size_t) ws[i].o * ws[i].k * (ws[i].kind == MV_ROW_F32 ? 4 : 2));
+    }
+  qsort (p->w, (size_t) p->n, sizeof *p->w, cmp_packed);
+done:
+  free (ws);
+  free (row);
+  if (st == MAGVLT_OK)
+    m->bf16 = p;
+  else
+    mv_bf16_model_free (p);
+  pthread_mutex_unlock (&pack_lock);
+  return st;
+}
+
+#ifdef MV_HAVE_BF16_KERNEL
+
+#define BF16_TARGET __attribute__ ((target ("avx512f,avx512bf16")))
+
+/* y[0..mr) × [0..nc) (+)= x rows · panel + b. x: mr rows of k2 activation
+ * pairs (row stride ldx pairs); w: one panel. */
+static inline __attribute__ ((always_inline)) BF16_TARGET void
+micro (const int mr, const uint32_t *x, int ldx, const uint16_t *w, int k2, float *y, int ldy,
+       int nc, const float *b, bool accumulate)
+{
+  __m512 c0[MR], c1[MR];
+#pragma GCC unroll 12
+  for (int r = 0; r < mr; r++)
+    c0[r] = c1[r] = _mm512_setzero_ps ();
+  for (int kp = 0; kp < k2; kp++)
+    {
+      __m512bh w0 = (__m512bh) _mm512_load_si512 ((const void *) (w + (size_t) kp * 2 * NR));
+      __m512bh w1 = (__m512bh) _mm512_load_si512 ((const void *) (w + (size_t) kp * 2 * NR + NR));
+#pragma GCC unroll 12
+      for (int r = 0; r < mr; r++)
+        {
+          __m512bh xv = (__m512bh) _mm512_set1_epi32 ((int) x[(size_t) r * ldx + kp]);
+          c0[r] = _mm512_dpbf16_ps (c0[r], xv, w0);
+          c1[r] = _mm512_dpbf16_ps (c1[r], xv, w1);
+        }
+    }
+  __mmask16 m0 = nc >= 16 ? (__mmask16) 0xffff : (__mmask16) ((1u << nc) - 1);
+  __mmask16 m1 = nc >= 32   ? (__mmask16) 0xffff
+                 : nc <= 16 ? (__mmask16) 0
+                            : (__mmask16) ((1u << (nc - 16)) - 1);
+  __m512 b0 = b ? _mm512_maskz_loadu_ps (m0, b) : _mm512_setzero_ps ();
+  __m512 b1 = b ? _mm512_maskz_loadu_ps (m1, b + 16) : _mm512_setzero_ps ();
+#pragma GCC unroll 12
+  for (int r = 0; r < mr; r++)
+    {
+      float *yr = y + (size_t) r * ldy;
+      __m512 v0 = _mm512_add_ps (c0[r], b0), v1 = _mm512_add_ps (c1[r], b1);
+      if (accumulate)
+        {
+          v0 = _mm512_add_ps (v0, _mm512_maskz_loadu_ps (m0, yr));
+          v1 = _mm512_add_ps (v1, _mm512_maskz_loadu_ps (m1, yr + 16));
+        }
+      _mm512_mask_storeu_ps (yr, m0, v0);
+      _mm512_mask_storeu_ps (yr + 16, m1, v1);
+    }
+}
+
+#define MICRO_CASE(n)                                                                              \
+  case n: micro (n, x, ldx, w, k2, y, ldy, nc, b, accumulate); break;
+
+static BF16_TARGET void
+micro_rows (int mr, const uint32_t *x, int ldx, const uint16_t *w, int k2, float *y, int ldy,
+            int nc, const float *b, bool accumulate)
+{
+  switch (mr)
+    {
+      MICRO_CASE (1)
+      MICRO_CASE (2)
+      MICRO_CASE (3)
+      MICRO_CASE (4)
+      MICRO_CASE (5)
+      MICRO_CASE (6)
+      MICRO_CASE (7)
+      MICRO_CASE (8)
+      MICRO_CASE (9)
+      MICRO_CASE (10)
+      MICRO_CASE (11)
+      MICRO_CASE (12)
+    default: break;
+    }
+}
+
+/* Rows [r0, r1) of x: [N, K] → bfloat16 pairs (K rounded up to even with a
+ * zero), round to nearest even. */
+static BF16_TARGET void
+round_rows (const float *x, int k, int k2, uint16_t *xb, int r0, int r1)
+{
+  for (int r = r0; r < r1; r++)
+    {
+      const float *src = x + (size_t) r * k;
+      uint16_t *dst = xb + (size_t) r * k2 * 2;
+      int j = 0;
+      for (; j + 32 <= k; j += 32)
+        {
+          __m512bh v =
+            _mm512_cvtne2ps_pbh (_mm512_loadu_ps (src + j + 16), _mm512_loadu_ps (src + j));
+          _mm512_storeu_si512 ((void *) (dst + j), (__m512i) v);
+        }
+      for (; j < k; j++)
+        dst[j] = mv_f32_to_bf16 (src[j]);
+      if (k & 1)
+        dst[k] = 0;
+    }
+}
+
+typedef struct {
+  const packed_bf16 *pw;
+  const float *x;
+  uint16_t *xb;
+  int n, group;
+  const float *b;
+  float *y;
+  int ldy;
+  bool accumulate;
+} bf16_job;
+
+static void
+round_task (void *arg, int task, int thread)
+{
+  const bf16_job *j = arg;
+  int r0 = task * ROUND_ROWS, r1 = r0 + ROUND_ROWS < j->n ? r0 + ROUND_ROWS : j->n;
+  round_rows (j->x, j->pw->k, j->pw->k2, j->xb, r0, r1);
+}
+
+static void
+product_task (void *arg, int task, int thread)
+{
+  const bf16_job *j = arg;
+  const packed_bf16 *pw = j->pw;
+  int p0 = task * j->group, p1 = p0 + j->group < pw->panels ? p0 + j->group : pw->panels;
+  const uint32_t *xb = (const uint32_t *) j->xb;
+
+  for (int r = 0; r < j->n; r += MR)
+    {
+      int mr = j->n - r < MR ? j->n - r : MR;
+      for (int p = p0; p < p1; p++)
+        {
+          int nc = pw->o - p * NR < NR ? pw->o - p * NR : NR;
+          micro_rows (mr, xb + (size_t) r * pw->k2, pw->k2, pw->data + (size_t) p * pw->k2 * NR * 2,
+                      pw->k2, j->y + (size_t) r * j->ldy + p * NR, j->ldy, nc,
+                      j->b ? j->b + p * NR : NULL, j->accumulate);
+        }
+    }
+}
+
+bool
+mv_bf16_linear (magvlt_context *ctx, mv_weight w, const float *x, int n, const float *b, float *y,
+                int ldy, bool accumulate)
+{
+  const struct mv_bf16_model *pm = ctx->model->bf16;
+  if (!pm || !ctx->xb || n <= 0)
+    return false;
+  packed_bf16 key = { .key = w.data, .o = w.o };
+  const packed_bf16 *pw = bsearch (&key, pm->w, (size_t) pm->n, sizeof key, cmp_packed);
+  if (!pw || pw->k != w.k || (size_t) n * pw->k2 * 4 > ctx->xb_bytes)
+    return false;
+
+  int threads = mv_pool_threads (ctx->pool);
+  int group = (int) (GROUP_BYTES / ((size_t) pw->k2 * NR * 4));
+  int fair = (pw->panels + 2 * threads - 1) / (2 * threads); /* two tasks per thread */
+  group = group < 1 ? 1 : group > fair ? (fair > 0 ? fair : 1) : group;
+  bf16_job j = { pw, x, ctx->xb, n, group, b, y, ldy, accumulate };
+  mv_pool_run (ctx->pool, (n + ROUND_ROWS - 1) / ROUND_ROWS, round_task, &j);
+  mv_pool_run (ctx->pool, (pw->panels + group - 1) / group, product_task, &j);
+  return true;
+}
+
+/* ---- attention: the same micro-kernel, keys and values packed per call */
+
+typedef struct {
+  const float *q, *k, *v;
+  int l, c, h, d, blocks;
+  size_t lp, l2; /* keys rounded up to a panel, to a pair */
+  const int32_t *kv_len;
+  float *out;
+  uint16_t *qb, *kpack, *vpack;
+  char *per_thread;
+  size_t thread_bytes;
+} attention_job;
+
+/* Head `head`: its keys as panels over D, its values transposed (panels of
+ * D outputs over key pairs), and its columns of q rounded. The panels are
+ * packed for the P positions of this pass: a value panel spans (P + 1) / 2
+ * key pairs (the scratch is sized for L). */
+static void
+attention_pack_task (void *arg, int head, int thread)
+{
+  const attention_job *j = arg;
+  size_t hd = (size_t) head * j->d;
+  pack_panels (j->k + hd, j->l, j->d, (size_t) j->c, 1, j->kpack + (size_t) head * j->lp * j->d);
+  pack_panels (j->v + hd, j->d, j->l, 1, (size_t) j->c,
+               j->vpack + (size_t) head * round_up ((size_t) j->d, NR) * j->l2);
+  for (int r = 0; r < j->l; r++)
+    for (int jj = 0; jj < j->d; jj++)
+      j->qb[(size_t) r * j->c + hd + jj] = mv_f32_to_bf16 (j->q[(size_t) r * j->c + hd + jj]);
+}
+
+static void
+attention_rows_task (void *arg, int task, int thread)
+{
+  const attention_job *j = arg;
+  int head = task / j->blocks, r0 = task % j->blocks * MV_ATT_ROWS;
+  int r1 = r0 + MV_ATT_ROWS < j->l ? r0 + MV_ATT_ROWS : j->l, nk = 0, d2 = j->d / 2;
+  float *scores = (float *) (j->per_thread + (size_t) thread * j->thread_bytes);
+  uint16_t *pb = (uint16_t *) (scores + MV_ATT_ROWS * j->lp);
+  const uint16_t *kp = j->kpack + (size_t) head * j->lp * j->d;
+  const uint16_t *vp = j->vpack + (size_t) head * round_up ((size_t) j->d, NR) * j->l2;
+  float scale = 1.0f / sqrtf ((float) j->d);
+
+  for (int i = r0; i < r1; i++)
+    nk = j->kv_len[i] > nk ? j->kv_len[i] : nk;
+  int nk2 = (nk + 1) / 2, key_panels = (nk + NR - 1) / NR, dim_panels = (j->d + NR - 1) / NR;
+  const uint32_t *xq = (const uint32_t *) j->qb + ((size_t) r0 * j->c + (size_t) head * j->d) / 2;
+
+  /* S = q_h · k_hᵀ for keys [0, nk) */
+  for (int r = r0; r < r1; r += MR)
+    {
+      int mr = r1 - r < MR ? r1 - r : MR;
+      for (int p = 0; p < key_panels; p++)
+        micro_rows (mr, xq + (size_t) (r - r0) * (j->c / 2), j->c / 2,
+                    kp + (size_t) p * d2 * NR * 2, d2, scores + (size_t) (r - r0) * j->lp + p * NR,
+                    (int) j->lp, nk - p * NR < NR ? nk - p * NR : NR, NULL, false);
+    }
+  /* softmax over each row's prefix, probabilities rounded for S · v_h */
+  for (int i = 0; i < r1 - r0; i++)
+    {
+      float *row = scores + (size_t) i * j->lp;
+      for (int jj = 0; jj < nk; jj++)
+        row[jj] *= scale;
+      mv_softmax_prefix (row, j->kv_len[r0 + i], nk);
+      uint16_t *prow = pb + (size_t) i * j->l2;
+      for (int jj = 0; jj < 2 * nk2; jj++)
+        prow[jj] = jj < nk ? mv_f32_to_bf16 (row[jj]) : 0;
+    }
+  /* out_h = P · v_h */
+  for (int r = r0; r < r1; r += MR)
+    {
+      int mr = r1 - r < MR ? r1 - r : MR;
+      for (int p = 0; p < dim_panels; p++)
+        micro_rows (mr, (const uint32_t *) pb + (size_t) (r - r0) * (j->l2 / 2), (int) (j->l2 / 2),
+                    vp + (size_t) p * ((j->l + 1) / 2) * NR * 2, nk2,
+                    j->out + (size_t) r * j->c + (size_t) head * j->d + p * NR, j->c,
+                    j->d - p * NR < NR ? j->d - p * NR : NR, NULL, false);
+    }
+}
+
+bool
+mv_bf16_attention (magvlt_context *ctx, const float *q, const float *k, const float *v, int l,
+                   int c, int h, const int32_t *kv_len, float *out)
+{
+  int d = c / h;
+  if (!ctx->attb || d % 2 != 0 || c % 2 != 0)
+    return false;
+  const mv_hparams *hp = &ctx->model->hp;
+  size_t lp = round_up ((size_t) hp->seq_len, NR), l2 = round_up ((size_t) hp->seq_len, 2);
+  size_t dp = round_up ((size_t) d, NR);
+  attention_job j = {
+    q, k, v, l, c, h, d, (l + MV_ATT_ROWS - 1) / MV_ATT_ROWS, lp, l2, kv_len, out
+  };
+  char *base = ctx->attb;
+  j.qb = (uint16_t *) base;
+  base += round_up ((size_t) hp->seq_len * c * 2, 64);
+  j.kpack = (uint16_t *) base;
+  base += round_up ((size_t) h * lp * d * 2, 64);
+  j.vpack = (uint16_t *) base;
+  base += round_up ((size_t) h * dp * l2 * 2, 64);
+  j.per_thread = base;
+  j.thread_bytes = round_up (MV_ATT_ROWS * lp * 4 + MV_ATT_ROWS * l2 * 2, 64);
+  mv_pool_run (ctx->pool, h, attention_pack_task, &j);
+  mv_pool_run (ctx->pool, h * j.blocks, attention_rows_task, &j);
+  return true;
+}
+
+#else /* !MV_HAVE_BF16_KERNEL */
+
+bool
+mv_bf16_attention (magvlt_context *ctx, const float *q, const float *k, const float *v, int l,
+                   int c, int h, const int32_t *kv_len, float *out)
+{
+  return false;
+}
+
+bool
+mv_bf16_linear (magvlt_context *ctx, mv_weight w, const float *x, int n, const float *b, float *y,
+                int ldy, bool accumulate)
+{
+  return false;
+}
+
+#endif
