@@ -169,6 +169,23 @@ mv_exp_shifted (float *x, size_t n, float shift)
   return sum;
 }
 
+MV_CLONES void
+mv_swish_affine (const float *x, float *y, size_t n, float scale, float shift)
+{
+  size_t i = 0;
+  for (; i + BLOCK <= n; i += BLOCK)
+    for (int j = 0; j < BLOCK; j++)
+      {
+        float v = x[i + j] * scale + shift;
+        y[i + j] = v / (1.0f + exp_approx (-v));
+      }
+  for (; i < n; i++)
+    {
+      float v = x[i] * scale + shift;
+      y[i] = v / (1.0f + exp_approx (-v));
+    }
+}
+
 /* row: [n_total] */
 void
 mv_softmax_prefix (float *row, int n_valid, int n_total)

@@ -92,7 +92,6 @@ void mv_attention_naive (const float *q, const float *k, const float *v, int l, 
                          const uint8_t *allow, float *out);
 float mv_f16_to_f32_naive (uint16_t h);
 
-#endif
 
 /* ---- image kernels (VQGAN) ---------------------------------------------
  * Legend: CI / CO input / output channels, H W input size, HO WO output
@@ -118,11 +117,24 @@ bool mv_conv2d (const float *x, int ci, int h, int w, const float *wt, const flo
                 const mv_conv_geom *g, float *col, size_t col_floats, float *y,
                 const atomic_int *cancel);
 
+/* Output rows [r0, r0 + rows) of mv_conv2d (col: scratch for that band's
+ * im2col), OpenBLAS on its current thread count: a pool task's share. */
+void mv_conv2d_rows (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
+                     const mv_conv_geom *g, int r0, int rows, float *col, float *y);
+
 /* x: [C, HW] → y: [C, HW] (may alias): GroupNorm with `groups` groups
  * (statistics over C/groups channels × HW, biased variance), affine g, b,
  * then swish y·sigmoid(y) when `swish`. */
 void mv_group_norm (const float *x, int c, int hw, int groups, const float *g, const float *b,
                     float eps, bool swish, float *y);
+
+/* The part of mv_group_norm for groups [g0, g1). */
+void mv_group_norm_groups (const float *x, int c, int hw, int groups, int g0, int g1,
+                           const float *g, const float *b, float eps, bool swish, float *y);
+
+/* y[i] = swish(x[i]·scale + shift) = v / (1 + exp(−v)), with the fast exp
+ * of mv_exp_shifted. y may alias x. */
+void mv_swish_affine (const float *x, float *y, size_t n, float scale, float shift);
 
 /* q, k, v: [C, P] → out: [C, P] = v · softmax(qᵀ·k / √C)ᵀ, single-head
  * attention over the P positions of an image; scores: [P, P] scratch. */
@@ -145,3 +157,5 @@ void mv_conv2d_naive (const float *x, int ci, int h, int w, const float *wt, con
                       const mv_conv_geom *g, float *y);
 void mv_group_norm_naive (const float *x, int c, int hw, int groups, const float *g, const float *b,
                           float eps, bool swish, float *y);
+
+#endif

@@ -3,6 +3,10 @@
  * Legend: see ops.h. */
 #include "ops.h"
 
+#include "threads.h"
+
+#include <cblas.h>
+
 #include <math.h>
 #include <string.h>
 
@@ -61,50 +65,79 @@ im2col (const float *x, int ci, int h, int w, const mv_conv_geom *g, int r0, int
         }
 }
 
+static bool
+is_pointwise (const mv_conv_geom *g)
+{
+  return g->k == 1 && g->stride == 1 && g->up == 1 && g->pad_top == 0 && g->pad_left == 0
+         && g->pad_bottom == 0 && g->pad_right == 0;
+}
+
+/* Output rows [r0, r0 + rows): im2col of the band into col (unless 1×1),
+ * one product, the bias. OpenBLAS's thread count is set per product when
+ * `set_threads`, else left as it is (inside a pool task). */
+static void
+conv_rows (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
+           const mv_conv_geom *g, int r0, int rows, float *col, float *y, bool set_threads)
+{
+  int ho, wo;
+  mv_conv2d_out_size (g, h, w, &ho, &wo);
+  size_t kdim = (size_t) ci * g->k * g->k, npix = (size_t) ho * wo, n = (size_t) rows * wo;
+  bool pointwise = is_pointwise (g);
+  const float *src = x + (size_t) r0 * wo;
+  int ldb = (int) npix;
+
+  if (!pointwise)
+    {
+      im2col (x, ci, h, w, g, r0, rows, wo, col);
+      src = col;
+      ldb = (int) n;
+    }
+  if (set_threads)
+    mv_blas_threads_for_flop (2.0 * co * (double) n * (double) kdim);
+  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, co, (int) n, (int) kdim, 1.0f, wt,
+               (int) kdim, src, ldb, 0.0f, y + (size_t) r0 * wo, (int) npix);
+  if (b)
+    for (int c = 0; c < co; c++)
+      {
+        float *row = y + (size_t) c * npix + (size_t) r0 * wo;
+        for (size_t p = 0; p < n; p++)
+          row[p] += b[c];
+      }
+}
+
+void
+mv_conv2d_rows (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
+                const mv_conv_geom *g, int r0, int rows, float *col, float *y)
+{
+  conv_rows (x, ci, h, w, wt, b, co, g, r0, rows, col, y, false);
+}
+
 bool
 mv_conv2d (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
            const mv_conv_geom *g, float *col, size_t col_floats, float *y, const atomic_int *cancel)
 {
   int ho, wo;
   mv_conv2d_out_size (g, h, w, &ho, &wo);
-  size_t kdim = (size_t) ci * g->k * g->k, npix = (size_t) ho * wo;
-
-  bool pointwise = g->k == 1 && g->stride == 1 && g->up == 1 && g->pad_top == 0 && g->pad_left == 0
-                   && g->pad_bottom == 0 && g->pad_right == 0;
-  if (pointwise)
-    mv_gemm (false, false, co, (int) npix, ci, 1.0f, wt, ci, x, (int) npix, 0.0f, y, (int) npix);
-  else
+  size_t kdim = (size_t) ci * g->k * g->k;
+  int band = is_pointwise (g) ? ho : (int) (col_floats / (kdim * (size_t) wo));
+  band = band < 1 ? 1 : band > ho ? ho : band;
+  for (int r0 = 0; r0 < ho; r0 += band)
     {
-      int band = (int) (col_floats / (kdim * (size_t) wo));
-      band = band < 1 ? 1 : band > ho ? ho : band;
-      for (int r0 = 0; r0 < ho; r0 += band)
-        {
-          if (cancel && atomic_load (cancel))
-            return false;
-          int rows = ho - r0 < band ? ho - r0 : band;
-          im2col (x, ci, h, w, g, r0, rows, wo, col);
-          mv_gemm (false, false, co, rows * wo, (int) kdim, 1.0f, wt, (int) kdim, col, rows * wo,
-                   0.0f, y + (size_t) r0 * wo, (int) npix);
-        }
+      if (cancel && atomic_load (cancel))
+        return false;
+      conv_rows (x, ci, h, w, wt, b, co, g, r0, ho - r0 < band ? ho - r0 : band, col, y, true);
     }
-  if (b)
-    for (int c = 0; c < co; c++)
-      {
-        float *row = y + (size_t) c * npix;
-        for (size_t p = 0; p < npix; p++)
-          row[p] += b[c];
-      }
   return !(cancel && atomic_load (cancel));
 }
 
 void
-mv_group_norm (const float *x, int c, int hw, int groups, const float *g, const float *b, float eps,
-               bool swish, float *y)
+mv_group_norm_groups (const float *x, int c, int hw, int groups, int g0, int g1, const float *g,
+                      const float *b, float eps, bool swish, float *y)
 {
   int cpg = c / groups;
   size_t n = (size_t) cpg * hw;
 
-  for (int gi = 0; gi < groups; gi++)
+  for (int gi = g0; gi < g1; gi++)
     {
       const float *xs = x + (size_t) gi * n;
       double mean = 0.0, var = 0.0;
@@ -121,16 +154,19 @@ mv_group_norm (const float *x, int c, int hw, int groups, const float *g, const 
           float *yr = y + (size_t) ch * hw;
           float scale = inv * g[ch], shift = b[ch] - fm * inv * g[ch];
           if (swish)
-            for (int i = 0; i < hw; i++)
-              {
-                float v = xr[i] * scale + shift;
-                yr[i] = v / (1.0f + expf (-v));
-              }
+            mv_swish_affine (xr, yr, (size_t) hw, scale, shift);
           else
             for (int i = 0; i < hw; i++)
               yr[i] = xr[i] * scale + shift;
         }
     }
+}
+
+void
+mv_group_norm (const float *x, int c, int hw, int groups, const float *g, const float *b, float eps,
+               bool swish, float *y)
+{
+  mv_group_norm_groups (x, c, hw, groups, 0, groups, g, b, eps, swish, y);
 }
 
 void

@@ -12,6 +12,7 @@
 #include "threads.h"
 
 #include <cblas.h>
+#include <stdatomic.h>
 
 /* Floats of f16 → f32 expansion one linear task may need: 4 MiB, so a
  * task's columns of the weight stay in the last-level cache between the
@@ -199,4 +200,76 @@ mv_par_attention (magvlt_context *ctx, const float *q, const float *k, const flo
   attention_job j = { ctx, q, k, v, l, c, h, (l + MV_ATT_ROWS - 1) / MV_ATT_ROWS, kv_len, out };
   mv_blas_one_thread ();
   mv_pool_run (ctx->pool, h * j.blocks, attention_task, &j);
+}
+
+typedef struct {
+  const float *x;
+  int ci, h, w;
+  const float *wt, *b;
+  int co;
+  const mv_conv_geom *g;
+  float *y;
+  int ho, wo, band;
+  float *col;
+  size_t col_floats; /* per thread */
+  const atomic_int *cancel;
+} conv_job;
+
+static void
+conv_band_task (void *arg, int task, int thread)
+{
+  const conv_job *j = arg;
+  if (atomic_load (j->cancel))
+    return;
+  int r0 = task * j->band, rows = j->ho - r0 < j->band ? j->ho - r0 : j->band;
+  mv_conv2d_rows (j->x, j->ci, j->h, j->w, j->wt, j->b, j->co, j->g, r0, rows,
+                  j->col + (size_t) thread * j->col_floats, j->y);
+}
+
+bool
+mv_par_conv2d (magvlt_context *ctx, const float *x, int ci, int h, int w, const float *wt,
+               const float *b, int co, const mv_conv_geom *g, float *y)
+{
+  int threads = mv_pool_threads (ctx->pool), ho, wo;
+  mv_conv2d_out_size (g, h, w, &ho, &wo);
+  size_t per_thread = ctx->vq_col_floats / (size_t) threads;
+  size_t row_floats = (size_t) ci * g->k * g->k * (size_t) wo;
+  if (threads == 1 || per_thread < row_floats)
+    return mv_conv2d (x, ci, h, w, wt, b, co, g, ctx->vq_col, ctx->vq_col_floats, y, &ctx->cancel);
+  /* bands of rows: what a thread's share of the scratch holds, and at
+   * least two bands per thread */
+  int band = (int) (per_thread / row_floats), fair = (ho + 2 * threads - 1) / (2 * threads);
+  band = band > fair ? fair : band;
+  band = band < 1 ? 1 : band;
+  conv_job j = {
+    x, ci, h, w, wt, b, co, g, y, ho, wo, band, ctx->vq_col, per_thread, &ctx->cancel
+  };
+  mv_blas_one_thread ();
+  mv_pool_run (ctx->pool, (ho + band - 1) / band, conv_band_task, &j);
+  return !atomic_load (&ctx->cancel);
+}
+
+typedef struct {
+  const float *x;
+  int c, hw, groups;
+  const float *g, *b;
+  float eps;
+  bool swish;
+  float *y;
+} group_norm_job;
+
+static void
+group_norm_task (void *arg, int task, int thread)
+{
+  const group_norm_job *j = arg;
+  mv_group_norm_groups (j->x, j->c, j->hw, j->groups, task, task + 1, j->g, j->b, j->eps, j->swish,
+                        j->y);
+}
+
+void
+mv_par_group_norm (magvlt_context *ctx, const float *x, int c, int hw, int groups, const float *g,
+                   const float *b, float eps, bool swish, float *y)
+{
+  group_norm_job j = { x, c, hw, groups, g, b, eps, swish, y };
+  mv_pool_run (ctx->pool, groups, group_norm_task, &j);
 }

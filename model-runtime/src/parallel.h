@@ -10,6 +10,7 @@
 #define MAGVLT_PARALLEL_H
 
 #include "context.h"
+#include "ops.h"
 
 /* A weight matrix [O, K] in one of the mv_add_row storage kinds. */
 typedef struct {
@@ -33,6 +34,16 @@ void mv_par_layernorm (magvlt_context *ctx, const float *x, int n, int c, const 
 void mv_par_gelu (magvlt_context *ctx, float *x, size_t n);
 void mv_par_attention (magvlt_context *ctx, const float *q, const float *k, const float *v, int l,
                        int c, int h, const int32_t *kv_len, float *out);
+
+/* As mv_conv2d (ops.h) with the context's VQGAN scratch: output rows in
+ * bands, one band per task (im2col and the product on that thread), or
+ * pixel ranges for a 1×1 convolution. False when cancelled. */
+bool mv_par_conv2d (magvlt_context *ctx, const float *x, int ci, int h, int w, const float *wt,
+                    const float *b, int co, const mv_conv_geom *g, float *y);
+
+/* As mv_group_norm, one group per task. */
+void mv_par_group_norm (magvlt_context *ctx, const float *x, int c, int hw, int groups,
+                        const float *g, const float *b, float eps, bool swish, float *y);
 
 /* Rows of one query block per attention task: the scratch a thread needs
  * is this many rows of scores. */

@@ -12,6 +12,7 @@
 
 #include "context.h"
 #include "ops.h"
+#include "parallel.h"
 #include "status.h"
 #include "threads.h"
 
@@ -49,8 +50,7 @@ conv (vq_run *r, const mv_conv *cv, const float *x, int h, int w, const mv_conv_
       int *ho, int *wo)
 {
   mv_conv2d_out_size (g, h, w, ho, wo);
-  return mv_conv2d (x, cv->ci, h, w, weights (r, &cv->w), cv->b.data, cv->co, g, r->ctx->vq_col,
-                    r->ctx->vq_col_floats, y, &r->ctx->cancel);
+  return mv_par_conv2d (r->ctx, x, cv->ci, h, w, weights (r, &cv->w), cv->b.data, cv->co, g, y);
 }
 
 static const mv_conv_geom same3 = { 3, 1, 1, 1, 1, 1, 1 };
@@ -69,12 +69,12 @@ resblock (vq_run *r, const mv_resblock *rb)
   float *x = r->buf[r->cur], *t = spare (r, 0), *h = spare (r, 1);
   int hw = r->h * r->w, ho, wo;
 
-  mv_group_norm (x, rb->ci, hw, MV_VQ_GROUPS, rb->norm1.w.data, rb->norm1.b.data, MV_VQ_EPS, true,
-                 t);
+  mv_par_group_norm (r->ctx, x, rb->ci, hw, MV_VQ_GROUPS, rb->norm1.w.data, rb->norm1.b.data,
+                     MV_VQ_EPS, true, t);
   if (!conv (r, &rb->conv1, t, r->h, r->w, &same3, h, &ho, &wo))
     return false;
-  mv_group_norm (h, rb->co, hw, MV_VQ_GROUPS, rb->norm2.w.data, rb->norm2.b.data, MV_VQ_EPS, true,
-                 t);
+  mv_par_group_norm (r->ctx, h, rb->co, hw, MV_VQ_GROUPS, rb->norm2.w.data, rb->norm2.b.data,
+                     MV_VQ_EPS, true, t);
   if (!conv (r, &rb->conv2, t, r->h, r->w, &same3, h, &ho, &wo))
     return false;
   size_t n = (size_t) rb->co * hw;
@@ -103,7 +103,8 @@ attnblock (vq_run *r, const mv_attnblock *ab)
   float *q = r->ctx->vq_attn, *k = q + (size_t) c * p, *v = k + (size_t) c * p;
   float *s = v + (size_t) c * p;
 
-  mv_group_norm (x, c, p, MV_VQ_GROUPS, ab->norm.w.data, ab->norm.b.data, MV_VQ_EPS, false, t);
+  mv_par_group_norm (r->ctx, x, c, p, MV_VQ_GROUPS, ab->norm.w.data, ab->norm.b.data, MV_VQ_EPS,
+                     false, t);
   if (!conv (r, &ab->q, t, r->h, r->w, &point1, q, &ho, &wo)
       || !conv (r, &ab->k, t, r->h, r->w, &point1, k, &ho, &wo)
       || !conv (r, &ab->v, t, r->h, r->w, &point1, v, &ho, &wo))
@@ -134,7 +135,8 @@ static bool
 norm_conv_step (vq_run *r, const mv_norm *nm, const mv_conv *cv)
 {
   float *x = r->buf[r->cur];
-  mv_group_norm (x, r->c, r->h * r->w, MV_VQ_GROUPS, nm->w.data, nm->b.data, MV_VQ_EPS, true, x);
+  mv_par_group_norm (r->ctx, x, r->c, r->h * r->w, MV_VQ_GROUPS, nm->w.data, nm->b.data, MV_VQ_EPS,
+                     true, x);
   return conv_step (r, cv, &same3);
 }
 
