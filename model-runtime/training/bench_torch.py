@@ -49,7 +49,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gguf_writer import read_gguf  # noqa: E402
 from reference import MagvltConfig, MagvltReference, attention_allow, build_inputs  # noqa: E402
 
-BACKENDS = ("openblas", "onednn-f32", "onednn-bf16", "auto")
+BACKENDS = ("openblas", "bf16", "onednn-f32", "onednn-bf16", "auto")
 VARIANTS = ("float32", "bf16-autocast", "bf16-weights")
 
 
