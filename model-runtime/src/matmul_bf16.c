@@ -66,7 +66,10 @@ bool
 mv_bf16_available (void)
 {
 #ifdef MV_HAVE_BF16_KERNEL
-  return __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bf16");
+  /* every CPU with AVX512-BF16 (Cooper Lake, Sapphire Rapids, Zen 4) has
+   * AVX512-BW, which the packing uses; asked all the same */
+  return __builtin_cpu_supports ("avx512f") && __builtin_cpu_supports ("avx512bw")
+         && __builtin_cpu_supports ("avx512bf16");
 #else
   return false;
 #endif
@@ -237,7 +240,7 @@ done:
 
 #ifdef MV_HAVE_BF16_KERNEL
 
-#define BF16_TARGET __attribute__ ((target ("avx512f,avx512bf16")))
+#define BF16_TARGET __attribute__ ((target ("avx512f,avx512bw,avx512bf16")))
 
 /* y[0..mr) × [0..nc) (+)= x rows · panel + b. x: mr rows of k2 activation
  * pairs (row stride ldx pairs); w: one panel. */
@@ -409,17 +412,87 @@ typedef struct {
  * D outputs over key pairs), and its columns of q rounded. The panels are
  * packed for the P positions of this pass: a value panel spans (P + 1) / 2
  * key pairs (the scratch is sized for L). */
+/* 32 floats → 32 bfloat16, rounded as round_rows rounds. */
+static inline __attribute__ ((always_inline)) BF16_TARGET __m512i
+round32 (const float *p)
+{
+  return (__m512i) _mm512_cvtne2ps_pbh (_mm512_loadu_ps (p + 16), _mm512_loadu_ps (p));
+}
+
+/* Keys of one head as panels over D (D a multiple of 32): each key row
+ * is rounded 32 dims at a time, and its 16 pairs go to their k-pair rows. */
+static BF16_TARGET void
+pack_keys (const float *k, int l, int d, int c, uint16_t *dst)
+{
+  int d2 = d / 2;
+  uint32_t pairs[16];
+  for (int key = 0; key < l; key++)
+    {
+      uint32_t *base = (uint32_t *) (dst + (size_t) (key / NR) * d2 * NR * 2) + key % NR;
+      for (int j = 0; j < d; j += 32)
+        {
+          _mm512_storeu_si512 ((void *) pairs, round32 (k + (size_t) key * c + j));
+          for (int i = 0; i < 16; i++)
+            base[(size_t) (j / 2 + i) * NR] = pairs[i];
+        }
+    }
+  for (int key = l; key < (l + NR - 1) / NR * NR; key++) /* the last panel's padding */
+    {
+      uint32_t *base = (uint32_t *) (dst + (size_t) (key / NR) * d2 * NR * 2) + key % NR;
+      for (int kp = 0; kp < d2; kp++)
+        base[(size_t) kp * NR] = 0;
+    }
+}
+
+/* Values of one head transposed into panels of 32 dims over key pairs (D a
+ * multiple of 32): rows 2kp and 2kp + 1, rounded, interleaved 16 bits at a
+ * time, are exactly one k-pair row of a panel. */
+static BF16_TARGET void
+pack_values (const float *v, int l, int d, int c, uint16_t *dst)
+{
+  int l2 = (l + 1) / 2;
+  __m512i lo_idx = _mm512_set_epi16 (47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
+                                     39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  __m512i hi_idx =
+    _mm512_set_epi16 (63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25, 56, 24, 55, 23, 54,
+                      22, 53, 21, 52, 20, 51, 19, 50, 18, 49, 17, 48, 16);
+  for (int kp = 0; kp < l2; kp++)
+    for (int p = 0; p < d / NR; p++)
+      {
+        __m512i a = round32 (v + (size_t) (2 * kp) * c + p * NR);
+        __m512i b = 2 * kp + 1 < l ? round32 (v + (size_t) (2 * kp + 1) * c + p * NR)
+                                   : _mm512_setzero_si512 ();
+        uint16_t *row = dst + ((size_t) p * l2 + kp) * NR * 2;
+        _mm512_store_si512 ((void *) row, _mm512_permutex2var_epi16 (a, lo_idx, b));
+        _mm512_store_si512 ((void *) (row + NR), _mm512_permutex2var_epi16 (a, hi_idx, b));
+      }
+}
+
 static void
 attention_pack_task (void *arg, int head, int thread)
 {
   const attention_job *j = arg;
   size_t hd = (size_t) head * j->d;
-  pack_panels (j->k + hd, j->l, j->d, (size_t) j->c, 1, j->kpack + (size_t) head * j->lp * j->d);
-  pack_panels (j->v + hd, j->d, j->l, 1, (size_t) j->c,
-               j->vpack + (size_t) head * round_up ((size_t) j->d, NR) * j->l2);
-  for (int r = 0; r < j->l; r++)
-    for (int jj = 0; jj < j->d; jj++)
-      j->qb[(size_t) r * j->c + hd + jj] = mv_f32_to_bf16 (j->q[(size_t) r * j->c + hd + jj]);
+  uint16_t *kp = j->kpack + (size_t) head * j->lp * j->d;
+  uint16_t *vp = j->vpack + (size_t) head * round_up ((size_t) j->d, NR) * j->l2;
+  if (j->d % 32 == 0)
+    {
+      pack_keys (j->k + hd, j->l, j->d, j->c, kp);
+      pack_values (j->v + hd, j->l, j->d, j->c, vp);
+    }
+  else
+    {
+      pack_panels (j->k + hd, j->l, j->d, (size_t) j->c, 1, kp);
+      pack_panels (j->v + hd, j->d, j->l, 1, (size_t) j->c, vp);
+    }
+}
+
+static void
+attention_round_q_task (void *arg, int task, int thread)
+{
+  const attention_job *j = arg;
+  int r0 = task * ROUND_ROWS, r1 = r0 + ROUND_ROWS < j->l ? r0 + ROUND_ROWS : j->l;
+  round_rows (j->q, j->c, j->c / 2, j->qb, r0, r1);
 }
 
 static void
@@ -494,6 +567,7 @@ mv_bf16_attention (magvlt_context *ctx, const float *q, const float *k, const fl
   j.per_thread = base;
   j.thread_bytes = round_up (MV_ATT_ROWS * lp * 4 + MV_ATT_ROWS * l2 * 2, 64);
   mv_pool_run (ctx->pool, h, attention_pack_task, &j);
+  mv_pool_run (ctx->pool, (l + ROUND_ROWS - 1) / ROUND_ROWS, attention_round_q_task, &j);
   mv_pool_run (ctx->pool, h * j.blocks, attention_rows_task, &j);
   return true;
 }
