@@ -580,6 +580,59 @@ MAGVLT_API magvlt_convert_params magvlt_convert_default_params (void);
 MAGVLT_API magvlt_status magvlt_convert (const magvlt_convert_params *params, const char *out_path,
                                          magvlt_convert_stats *stats);
 
+/* ---- benchmarking: random-weight models, matrix-product speed ------------ */
+
+/* magvlt_random_model_write() writes a model file (model-runtime/FORMAT.md,
+ * with the converter's keys and tensor tables) of a preset geometry with
+ * random weights at trained-looking scales (those of
+ * model-runtime/training/make_parity_cases.py: embeddings N(0, 0.4²),
+ * positional tables N(0, 0.2²), norm weights 1 + N(0, 0.1²), biases
+ * N(0, 0.05²), matrices N(0, 1/fan_in), attention query/key ×1.3; each
+ * normal drawn as a scaled sum of four uniforms from a per-tensor stream of
+ * (seed, tensor name)), and a synthetic text tokenizer of the preset's size:
+ * CLIP's 256 byte characters, the same with "</w>", merges that build
+ * lowercase two-, three- and then four-letter words, <|startoftext|> and
+ * <|endoftext|>. No palette. Same parameters, same bytes. It exists so
+ * benchmarks (`magvlt bench --preset`) and tests measure the real load path
+ * at a real geometry without shipping weights. */
+
+typedef struct magvlt_random_model_params {
+  /* "base" (MAGVLT-base: 24 layers, width 1024, 8 heads, MLP 4096, 16×16
+   * image codes from a 256×256 VQGAN with 16,384 codes, 64 text slots,
+   * 49,408 text ids), "large" (36 layers, width 1280, 10 heads, MLP 5120,
+   * otherwise as base) or "default" (the geometry of the shipped
+   * data/models/default.gguf: 8 layers, width 256, 4 heads, 8×8 codes from a
+   * 64×64 VQGAN with 1,024 codes, 32 text slots, 3,072 text ids) */
+  const char *preset;
+  /* 0 keeps the preset's value; the MLP is 4 × embed_dim, and the VQGAN's
+   * resolution and attention follow image_grid (codes per side). */
+  int32_t n_layers, embed_dim, n_heads, image_grid, ctx_len_txt;
+  magvlt_weight_type weight_type; /* as magvlt_convert's (default F16) */
+  uint64_t seed;
+} magvlt_random_model_params;
+
+MAGVLT_API magvlt_random_model_params magvlt_random_model_default_params (void);
+
+/* Writes the model to path (created or truncated; "/proc/self/fd/N" of a
+ * memfd works). stats may be NULL. MAGVLT_ERR_INVALID_ARG for an unknown
+ * preset or a geometry the engine cannot load (width not divisible by the
+ * heads, values out of range), MAGVLT_ERR_IO when the file cannot be
+ * written. */
+MAGVLT_API magvlt_status magvlt_random_model_write (const magvlt_random_model_params *params,
+                                                    const char *path, magvlt_convert_stats *stats);
+
+/* The speed of ctx's matrix-product backend: y: [M, N] = x: [M, K] · Wᵀ
+ * with W: [N, K] (a linear layer) on random data, the library's best:
+ * OpenBLAS's sgemm threaded by OpenBLAS on ctx's threads, or oneDNN's matmul
+ * on weights packed once, float32 or bfloat16 (oneDNN runs on OpenMP's
+ * threads, which $OMP_NUM_THREADS sets, as it does in the jobs). The bf16
+ * backend multiplies only the model's packed weights: there W is the
+ * model's own [N, K] weight (its MLP's M × C, C × M, or C × C), and another
+ * shape gives MAGVLT_ERR_UNSUPPORTED. One warm-up product, then `repeat`
+ * timed ones; *gflops = 2·M·N·K / the median time / 1e9. */
+MAGVLT_API magvlt_status magvlt_context_bench_matmul (magvlt_context *ctx, int32_t m, int32_t n,
+                                                      int32_t k, int32_t repeat, double *gflops);
+
 #ifdef __cplusplus
 }
 #endif

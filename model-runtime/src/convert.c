@@ -622,61 +622,13 @@ add_metadata (cv *c, gguf_writer *w)
       || (name[0] && (st = gw_add_str (w, "general.name", name)))
       || (st = gw_add_u32 (w, "magvlt.format_version", CV_FORMAT_VERSION)))
     return st;
-  if (c->has_stage2)
-    {
-      const cv_stage2 *g = &c->g;
-      struct {
-        const char *k;
-        int32_t v;
-      } kv[] = {
-        { "magvlt.embed_dim", g->embed_dim },
-        { "magvlt.n_layers", g->n_layers },
-        { "magvlt.n_heads", g->n_heads },
-        { "magvlt.mlp_hidden", c->mlp_hidden },
-        { "magvlt.ctx_len_img", g->ctx_len_img },
-        { "magvlt.ctx_len_txt", g->ctx_len_txt },
-        { "magvlt.vocab_size_img", g->vocab_size_img },
-        { "magvlt.vocab_size_txt", g->vocab_size_txt },
-        { "magvlt.n_special", c->n_special },
-        { "magvlt.text_eot_id", g->vocab_size_txt - 1 }, /* CLIP: 49407 */
-      };
-      for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        if ((st = gw_add_u32 (w, kv[i].k, (uint32_t) kv[i].v)))
-          return st;
-      if ((st = gw_add_f32 (w, "magvlt.layer_norm_eps", 1e-5f)))
-        return st;
-    }
-  if (c->has_vqgan)
-    {
-      const cv_vqgan *v = &c->v;
-      uint32_t mult[CV_MAX_LEVELS], attn[CV_MAX_LEVELS];
-      for (int i = 0; i < v->n_levels; i++)
-        mult[i] = (uint32_t) v->ch_mult[i];
-      for (int i = 0; i < v->n_attn; i++)
-        attn[i] = (uint32_t) v->attn_res[i];
-      if ((st = gw_add_u32 (w, "magvlt.vqgan.resolution", (uint32_t) v->resolution))
-          || (st = gw_add_u32 (w, "magvlt.vqgan.in_channels", (uint32_t) v->in_channels))
-          || (st = gw_add_u32 (w, "magvlt.vqgan.out_ch", (uint32_t) v->out_ch))
-          || (st = gw_add_u32 (w, "magvlt.vqgan.ch", (uint32_t) v->ch))
-          || (st = gw_add_arr_u32 (w, "magvlt.vqgan.ch_mult", mult, (size_t) v->n_levels))
-          || (st = gw_add_u32 (w, "magvlt.vqgan.num_res_blocks", (uint32_t) v->num_res_blocks))
-          || (st = gw_add_arr_u32 (w, "magvlt.vqgan.attn_resolutions", attn, (size_t) v->n_attn))
-          || (st = gw_add_u32 (w, "magvlt.vqgan.z_channels", (uint32_t) v->z_channels))
-          || (st = gw_add_u32 (w, "magvlt.vqgan.embed_dim", (uint32_t) v->embed_dim))
-          || (st = gw_add_u32 (w, "magvlt.vqgan.n_embed", (uint32_t) v->n_embed)))
-        return st;
-    }
-  if (c->has_vocab)
-    {
-      if ((st = gw_add_str (w, "magvlt.tokenizer.model", "char_bpe"))
-          || (st = gw_add_arr_str (w, "magvlt.tokenizer.vocab",
-                                   (const char *const *) c->vocab.vocab, c->vocab.n_vocab))
-          || (st = gw_add_arr_str (w, "magvlt.tokenizer.merges",
-                                   (const char *const *) c->vocab.merges, c->vocab.n_merges))
-          || (st = gw_add_str (w, "magvlt.tokenizer.end_of_word_suffix", "</w>"))
-          || (st = gw_add_bool (w, "magvlt.tokenizer.lowercase", true)))
-        return st;
-    }
+  if ((st = cv_add_geometry_keys (w, c->has_stage2 ? &c->g : NULL, c->mlp_hidden, c->n_special,
+                                  c->has_vqgan ? &c->v : NULL)))
+    return st;
+  if (c->has_vocab
+      && (st = cv_add_tokenizer_keys (w, (const char *const *) c->vocab.vocab, c->vocab.n_vocab,
+                                      (const char *const *) c->vocab.merges, c->vocab.n_merges)))
+    return st;
   /* sampling defaults (FORMAT.md) */
   if (c->has_stage2)
     for (int i = 0; i < CV_N_SAMPLING; i++)

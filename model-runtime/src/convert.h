@@ -1,9 +1,11 @@
 /* convert.h — internals of magvlt_convert: the configuration (official YAML
- * or a preset), the expected tensor tables, and CLIP's vocabulary.
+ * or a preset), the expected tensor tables and metadata keys (also used by
+ * the random-weight models of random_model.c), and CLIP's vocabulary.
  * SPDX-License-Identifier: MIT */
 #ifndef MAGVLT_CONVERT_H
 #define MAGVLT_CONVERT_H
 
+#include "gguf_write.h"
 #include "magvlt.h"
 
 #include <stdbool.h>
@@ -62,10 +64,22 @@ typedef struct {
   int64_t shape[4];
 } cv_expect;
 
-/* Tables in the official state-dict order; *out is malloc'ed. */
+/* Tables in the official state-dict order; *out is malloc'ed
+ * (convert_layout.c, like the key writers below). */
 magvlt_status cv_stage2_table (const cv_stage2 *g, int32_t mlp_hidden, int32_t n_special,
                                cv_expect **out, size_t *n);
 magvlt_status cv_vqgan_table (const cv_vqgan *v, cv_expect **out, size_t *n);
+
+/* ---- metadata keys (FORMAT.md), in export_gguf.py's order ----------------- */
+
+/* The magvlt.* geometry keys of the transformer (g; NULL for a VQGAN-only
+ * file) and the magvlt.vqgan.* keys (v; NULL: none). */
+magvlt_status cv_add_geometry_keys (gguf_writer *w, const cv_stage2 *g, int32_t mlp_hidden,
+                                    int32_t n_special, const cv_vqgan *v);
+/* The five magvlt.tokenizer.* keys of a char_bpe tokenizer ("</w>" suffix,
+ * lowercasing). */
+magvlt_status cv_add_tokenizer_keys (gguf_writer *w, const char *const *vocab, size_t n_vocab,
+                                     const char *const *merges, size_t n_merges);
 
 /* ---- the text tokenizer --------------------------------------------------- */
 
@@ -83,6 +97,11 @@ typedef struct {
  * ids: 256 byte characters, the same with "</w>", vocab_size − 514 merges,
  * <|startoftext|>, <|endoftext|>. */
 magvlt_status cv_vocab_load (const char *path, int32_t vocab_size, cv_vocab *v);
+
+/* GPT-2/CLIP's reversible byte → printable character table, as UTF-8
+ * (convert_layout.c): the first 256 vocabulary entries of a CLIP-style
+ * vocabulary. */
+void cv_bytes_to_unicode (char chars[256][5]);
 void cv_vocab_free (cv_vocab *v);
 
 #endif

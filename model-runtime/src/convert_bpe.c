@@ -92,32 +92,6 @@ read_all (const char *path, char **out, size_t *len)
   return MAGVLT_OK;
 }
 
-/* GPT-2/CLIP's reversible byte → printable character table, as UTF-8. */
-static void
-bytes_to_unicode (char chars[256][5])
-{
-  int cps[256], n = 0, extra = 0;
-  bool used[256] = { false };
-  for (int b = '!'; b <= '~'; b++)
-    used[b] = true;
-  for (int b = 0xa1; b <= 0xac; b++)
-    used[b] = true;
-  for (int b = 0xae; b <= 0xff; b++)
-    used[b] = true;
-  /* printable bytes first, in byte order, then the rest mapped to 256 + k */
-  for (int b = 0; b < 256; b++)
-    if (used[b])
-      cps[n++] = b;
-  for (int b = 0; b < 256; b++)
-    if (!used[b])
-      cps[n++] = 256 + extra++;
-  for (int i = 0; i < 256; i++)
-    {
-      int len = g_unichar_to_utf8 ((gunichar) cps[i], chars[i]);
-      chars[i][len] = '\0';
-    }
-}
-
 magvlt_status
 cv_vocab_load (const char *path, int32_t vocab_size, cv_vocab *v)
 {
@@ -203,7 +177,7 @@ cv_vocab_load (const char *path, int32_t vocab_size, cv_vocab *v)
       return mv_fail (MAGVLT_ERR_NOMEM, "out of memory");
     }
   char chars[256][5];
-  bytes_to_unicode (chars);
+  cv_bytes_to_unicode (chars);
   size_t k = 0;
   for (int i = 0; i < 256; i++)
     v->vocab[k++] = g_strdup (chars[i]);
