@@ -156,10 +156,11 @@ typedef struct magvlt_context magvlt_context;
 typedef struct magvlt_context_params {
   int32_t n_threads; /* 0 = the number of physical cores */
   /* matrix-product backend: NULL or "auto" ($MAGVLT_BACKEND when set, else
-   * currently OpenBLAS), "openblas" (float32, the reference), "onednn-f32",
-   * "onednn-bf16" (bfloat16 weights, float32 accumulation; needs AVX512-BF16
-   * or AMX). Forcing one the build or CPU lacks fails with
-   * MAGVLT_ERR_UNSUPPORTED. */
+   * "bf16" on CPUs with AVX512-BF16, else "openblas"), "openblas" (float32,
+   * the reference), "bf16" (the engine's own kernels: bfloat16 weights and
+   * activations, float32 accumulation; needs AVX512-BF16), "onednn-f32",
+   * "onednn-bf16" (builds with oneDNN). Forcing one the build or CPU lacks
+   * fails with MAGVLT_ERR_UNSUPPORTED. */
   const char *backend;
   magvlt_log_callback log_callback;
   void *log_user_data;
@@ -181,7 +182,7 @@ MAGVLT_API void magvlt_context_free (magvlt_context *ctx);
  * cancels the next job. */
 MAGVLT_API void magvlt_context_cancel (magvlt_context *ctx);
 
-/* The resolved backend name ("openblas", "onednn-f32", "onednn-bf16"). */
+/* The resolved backend name ("openblas", "bf16", "onednn-f32", "onednn-bf16"). */
 MAGVLT_API const char *magvlt_context_get_backend (const magvlt_context *ctx);
 
 /* Withdraws a pending cancel request (one that arrived after the job it was
