@@ -54,6 +54,10 @@ struct magvlt_context {
   float *vq_w;               /* one f16 weight expanded to f32 */
   float *vq_col;             /* im2col band, also the code-search scores */
   size_t vq_col_floats;
+  uint16_t *vq_wb; /* bf16 backend, decoder: one weight as bfloat16 rows */
+  size_t vq_wb_entries;
+  uint16_t *vq_panels; /* bf16 backend, decoder: per-thread im2col panels */
+  size_t vq_panel_entries;
 };
 
 /* Records a failure as both the thread's and the context's last error. */

@@ -58,6 +58,9 @@ typedef struct {
 struct mv_bf16_model {
   int n;
   packed_bf16 *w; /* sorted by key, then o */
+  /* the tied embedding's two vocabularies (entries of w) */
+  const packed_bf16 *emb_img, *emb_txt;
+  int vocab_img;
 };
 
 static pthread_mutex_t pack_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -160,6 +163,27 @@ pack_panels (const float *src, int o, int k, size_t so, size_t sk, uint16_t *dst
       }
 }
 
+bool
+mv_bf16_embedding_row (const magvlt_model *model, int64_t row, int c, float *dst)
+{
+  const struct mv_bf16_model *p = model->bf16;
+  if (!p || !p->emb_img || !p->emb_txt || row < 0)
+    return false;
+  const packed_bf16 *t = row < p->vocab_img ? p->emb_img : p->emb_txt;
+  int o = (int) (row < p->vocab_img ? row : row - p->vocab_img);
+  if (o >= t->o || t->k != c)
+    return false;
+  const uint16_t *base = t->data + (size_t) (o / NR) * t->k2 * NR * 2 + (size_t) (o % NR) * 2;
+  for (int j = 0; j < c; j++)
+    {
+      uint32_t bits = (uint32_t) base[(size_t) (j / 2) * NR * 2 + (j & 1)] << 16;
+      float f;
+      memcpy (&f, &bits, 4);
+      dst[j] += f;
+    }
+  return true;
+}
+
 void
 mv_bf16_model_free (struct mv_bf16_model *p)
 {
@@ -218,19 +242,27 @@ mv_bf16_prepare (const magvlt_model *model)
   ws[n++] = mv_weight_rows (emb, 0, hp->vocab_size_img);
   ws[n++] = mv_weight_rows (emb, hp->vocab_size_img, hp->vocab_size_txt);
   /* each weight's file pages are released as soon as it is packed, so
-   * the peak is the packed copy plus one weight, not both copies — except
-   * the embedding's (the last two): the input embedding reads its rows
-   * every pass, so released pages would fault back in row by row and the
-   * resident size would creep up job after job (the soak test saw +6.6 %) */
+   * the peak is the packed copy plus one weight, not both copies. The
+   * embedding's too: under this backend the input embedding reads its rows
+   * from the packed copy (mv_bf16_embedding_row), so its file pages are not
+   * touched again (reading them would fault them back row by row, and the
+   * resident size would creep up job after job) */
   for (int i = 0; i < n && st == MAGVLT_OK; i++)
     {
       st = pack_one (ws[i], &p->w[i], row);
       p->n += st == MAGVLT_OK;
-      if (i < n - 2)
-        mv_model_release_pages (model, ws[i].data,
-                                (size_t) ws[i].o * ws[i].k * (ws[i].kind == MV_ROW_F32 ? 4 : 2));
+      mv_model_release_pages (model, ws[i].data,
+                              (size_t) ws[i].o * ws[i].k * (ws[i].kind == MV_ROW_F32 ? 4 : 2));
     }
+  p->vocab_img = hp->vocab_size_img;
   qsort (p->w, (size_t) p->n, sizeof *p->w, cmp_packed);
+  if (st == MAGVLT_OK)
+    {
+      packed_bf16 ki = { .key = ws[n - 2].data, .o = ws[n - 2].o };
+      packed_bf16 kt = { .key = ws[n - 1].data, .o = ws[n - 1].o };
+      p->emb_img = bsearch (&ki, p->w, (size_t) p->n, sizeof ki, cmp_packed);
+      p->emb_txt = bsearch (&kt, p->w, (size_t) p->n, sizeof kt, cmp_packed);
+    }
 done:
   free (ws);
   free (row);
@@ -574,6 +606,94 @@ mv_bf16_attention (magvlt_context *ctx, const float *q, const float *k, const fl
   mv_pool_run (ctx->pool, (l + ROUND_ROWS - 1) / ROUND_ROWS, attention_round_q_task, &j);
   mv_pool_run (ctx->pool, h * j.blocks, attention_rows_task, &j);
   return true;
+}
+
+/* ---- VQGAN convolutions: y[co, pixels] = W · im2col(x) ------------------
+ * The weight's rows are the micro-kernel's rows (rounded to bfloat16 per
+ * call: co·K values, nothing next to the co·K·pixels products), the im2col
+ * band's pixels its panels, so the output lands planar, as the VQGAN keeps
+ * activations. */
+
+typedef struct {
+  const float *x;
+  int ci, h, w, co, ho, wo, band, k, k2;
+  const mv_conv_geom *g;
+  const uint16_t *wb; /* [co][k2] pairs */
+  const float *b;
+  float *y;
+  float *col;
+  size_t col_floats; /* per thread */
+  uint16_t *panels;
+  size_t panel_entries; /* per thread */
+  const atomic_int *cancel;
+} conv_job;
+
+static void
+conv_band_bf16_task (void *arg, int task, int thread)
+{
+  const conv_job *j = arg;
+  if (atomic_load (j->cancel))
+    return;
+  int r0 = task * j->band, rows = j->ho - r0 < j->band ? j->ho - r0 : j->band;
+  int n = rows * j->wo, npix = j->ho * j->wo;
+  const float *src;
+  size_t stride;
+  if (mv_conv_is_pointwise (j->g))
+    src = j->x + (size_t) r0 * j->wo, stride = (size_t) npix;
+  else
+    {
+      float *col = j->col + (size_t) thread * j->col_floats;
+      mv_im2col (j->x, j->ci, j->h, j->w, j->g, r0, rows, j->wo, col);
+      src = col, stride = (size_t) n;
+    }
+  uint16_t *pan = j->panels + (size_t) thread * j->panel_entries;
+  int full = n / NR * NR;
+  if (full > 0) /* pixels play the values' dims, kernel taps their keys */
+    pack_values (src, j->k, full, (int) stride, pan);
+  if (full < n) /* the last, partial panel of pixels */
+    pack_panels (src + full, n - full, j->k, 1, stride, pan + (size_t) full * j->k2 * 2);
+  float *y = j->y + (size_t) r0 * j->wo;
+  for (int p = 0; p * NR < n; p++)
+    for (int r = 0; r < j->co; r += MR)
+      micro_rows (j->co - r < MR ? j->co - r : MR, (const uint32_t *) j->wb + (size_t) r * j->k2,
+                  j->k2, pan + (size_t) p * j->k2 * NR * 2, j->k2, y + (size_t) r * npix + p * NR,
+                  npix, n - p * NR < NR ? n - p * NR : NR, NULL, false);
+  if (j->b)
+    for (int c = 0; c < j->co; c++)
+      {
+        float *row = y + (size_t) c * npix, bc = j->b[c];
+        for (int i = 0; i < n; i++)
+          row[i] += bc;
+      }
+}
+
+bool
+mv_bf16_conv2d (magvlt_context *ctx, const float *x, int ci, int h, int w, const float *wt,
+                const float *b, int co, const mv_conv_geom *g, float *y)
+{
+  int threads = mv_pool_threads (ctx->pool), ho, wo;
+  mv_conv2d_out_size (g, h, w, &ho, &wo);
+  int k = ci * g->k * g->k, k2 = (k + 1) / 2;
+  if (!ctx->vq_wb || !ctx->vq_panels || (size_t) co * k2 * 2 > ctx->vq_wb_entries)
+    return false;
+  size_t per_thread = ctx->vq_col_floats / (size_t) threads;
+  size_t row_floats = (size_t) k * (size_t) wo;
+  if (per_thread < row_floats)
+    return false;
+  int band = (int) (per_thread / row_floats), fair = (ho + 2 * threads - 1) / (2 * threads);
+  band = band > fair ? fair : band;
+  band = band < 1 ? 1 : band;
+  size_t panel_entries = ctx->vq_panel_entries / (size_t) threads;
+  if ((size_t) k2 * 2 * (((size_t) band * wo + NR - 1) / NR * NR) > panel_entries)
+    return false;
+  conv_job j = {
+    x,           ci, h,          w, co, ho,          wo,         band,           k,
+    k2,          g,  ctx->vq_wb, b, y,  ctx->vq_col, per_thread, ctx->vq_panels, panel_entries,
+    &ctx->cancel
+  };
+  round_rows (wt, k, k2, ctx->vq_wb, 0, co); /* the weight as bfloat16 pairs */
+  mv_pool_run (ctx->pool, (ho + band - 1) / band, conv_band_bf16_task, &j);
+  return !atomic_load (&ctx->cancel);
 }
 
 #else /* !MV_HAVE_BF16_KERNEL */

@@ -24,6 +24,12 @@ bool mv_bf16_available (void);
 magvlt_status mv_bf16_prepare (const magvlt_model *model);
 void mv_bf16_model_free (struct mv_bf16_model *p);
 
+/* dst[0..c) += row `row` of the tied embedding (image ids first, then text
+ * ids, as tok_emb stores them) from the packed bfloat16 copy: the bf16
+ * backend's input embedding, so the released file pages stay released.
+ * False when the model has no packed copy. */
+bool mv_bf16_embedding_row (const magvlt_model *model, int64_t row, int c, float *dst);
+
 /* Bytes of per-context scratch the bf16 products need (the activations
  * rounded to bfloat16). */
 size_t mv_bf16_scratch_bytes (const mv_hparams *hp);
@@ -33,6 +39,14 @@ size_t mv_bf16_scratch_bytes (const mv_hparams *hp);
  * back to float32). */
 bool mv_bf16_linear (magvlt_context *ctx, mv_weight w, const float *x, int n, const float *b,
                      float *y, int ldy, bool accumulate);
+
+/* mv_conv2d (ops.h) with the weight and the im2col band rounded to
+ * bfloat16 on the micro-kernel, on the context's pool; the VQGAN decoder
+ * uses it under the bf16 backend (the encoder stays float32: its output
+ * picks codes by nearest distance, which rounding could flip). False when
+ * it cannot (no scratch, or a band too wide for it). */
+bool mv_bf16_conv2d (magvlt_context *ctx, const float *x, int ci, int h, int w, const float *wt,
+                     const float *b, int co, const mv_conv_geom *g, float *y);
 
 /* Bytes of per-context scratch for mv_bf16_attention with n_threads. */
 size_t mv_bf16_attention_bytes (const mv_hparams *hp, int n_threads);

@@ -92,7 +92,6 @@ void mv_attention_naive (const float *q, const float *k, const float *v, int l, 
                          const uint8_t *allow, float *out);
 float mv_f16_to_f32_naive (uint16_t h);
 
-
 /* ---- image kernels (VQGAN) ---------------------------------------------
  * Legend: CI / CO input / output channels, H W input size, HO WO output
  * size, K = CI·k·k the im2col depth. Images are planar: [channels, H, W]. */
@@ -116,6 +115,15 @@ void mv_conv2d_out_size (const mv_conv_geom *g, int h, int w, int *ho, int *wo);
 bool mv_conv2d (const float *x, int ci, int h, int w, const float *wt, const float *b, int co,
                 const mv_conv_geom *g, float *col, size_t col_floats, float *y,
                 const atomic_int *cancel);
+
+/* col: [K, rows·WO] for output rows [r0, r0 + rows): row (c, ky, kx)
+ * holds, for every output pixel, the input value under that tap (0 in the
+ * padding). */
+void mv_im2col (const float *x, int ci, int h, int w, const mv_conv_geom *g, int r0, int rows,
+                int wo, float *col);
+
+/* A 1×1 convolution without stride, padding or upsampling (no im2col). */
+bool mv_conv_is_pointwise (const mv_conv_geom *g);
 
 /* Output rows [r0, r0 + rows) of mv_conv2d (col: scratch for that band's
  * im2col), OpenBLAS on its current thread count: a pool task's share. */

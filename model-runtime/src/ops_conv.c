@@ -20,9 +20,9 @@ mv_conv2d_out_size (const mv_conv_geom *g, int h, int w, int *ho, int *wo)
 /* col: [K, rows·WO] for output rows [r0, r0 + rows). Row (c, ky, kx) of col
  * holds, for every output pixel, the input value under that kernel tap, or 0
  * in the padding. */
-static void
-im2col (const float *x, int ci, int h, int w, const mv_conv_geom *g, int r0, int rows, int wo,
-        float *col)
+void
+mv_im2col (const float *x, int ci, int h, int w, const mv_conv_geom *g, int r0, int rows, int wo,
+           float *col)
 {
   int k = g->k, hu = h * g->up, wu = w * g->up;
   size_t n = (size_t) rows * wo;
@@ -65,8 +65,8 @@ im2col (const float *x, int ci, int h, int w, const mv_conv_geom *g, int r0, int
         }
 }
 
-static bool
-is_pointwise (const mv_conv_geom *g)
+bool
+mv_conv_is_pointwise (const mv_conv_geom *g)
 {
   return g->k == 1 && g->stride == 1 && g->up == 1 && g->pad_top == 0 && g->pad_left == 0
          && g->pad_bottom == 0 && g->pad_right == 0;
@@ -82,13 +82,13 @@ conv_rows (const float *x, int ci, int h, int w, const float *wt, const float *b
   int ho, wo;
   mv_conv2d_out_size (g, h, w, &ho, &wo);
   size_t kdim = (size_t) ci * g->k * g->k, npix = (size_t) ho * wo, n = (size_t) rows * wo;
-  bool pointwise = is_pointwise (g);
+  bool pointwise = mv_conv_is_pointwise (g);
   const float *src = x + (size_t) r0 * wo;
   int ldb = (int) npix;
 
   if (!pointwise)
     {
-      im2col (x, ci, h, w, g, r0, rows, wo, col);
+      mv_im2col (x, ci, h, w, g, r0, rows, wo, col);
       src = col;
       ldb = (int) n;
     }
@@ -119,7 +119,7 @@ mv_conv2d (const float *x, int ci, int h, int w, const float *wt, const float *b
   int ho, wo;
   mv_conv2d_out_size (g, h, w, &ho, &wo);
   size_t kdim = (size_t) ci * g->k * g->k;
-  int band = is_pointwise (g) ? ho : (int) (col_floats / (kdim * (size_t) wo));
+  int band = mv_conv_is_pointwise (g) ? ho : (int) (col_floats / (kdim * (size_t) wo));
   band = band < 1 ? 1 : band > ho ? ho : band;
   for (int r0 = 0; r0 < ho; r0 += band)
     {

@@ -14,6 +14,7 @@
 #include "context.h"
 #include "jobs.h"
 #include "matmul.h"
+#include "matmul_bf16.h"
 #include "ops.h"
 #include "parallel.h"
 #include "status.h"
@@ -153,7 +154,10 @@ embed (magvlt_context *ctx, int p)
       bool special_row = ctx->seq_seg[r] == MV_SEG_SPC || ctx->seq_masked[r];
       const mv_tensor *table = special_row ? &m->tok_emb_spc : &m->tok_emb;
 
-      mv_add_row (table->data, ROW_KIND (table), ctx->seq_row[r], c, x);
+      /* the bf16 backend reads the tied embedding from its packed copy */
+      if (special_row || ctx->backend != MV_BACKEND_BF16
+          || !mv_bf16_embedding_row (m, ctx->seq_row[r], c, x))
+        mv_add_row (table->data, ROW_KIND (table), ctx->seq_row[r], c, x);
       if (special_row)
         mv_add_row (m->pos_spc.data, ROW_KIND (&m->pos_spc), pos, c, x);
       if (ctx->seq_seg[r] == MV_SEG_IMG)

@@ -11,6 +11,8 @@
 #include "vqgan.h"
 
 #include "context.h"
+#include "matmul.h"
+#include "matmul_bf16.h"
 #include "ops.h"
 #include "parallel.h"
 #include "status.h"
@@ -27,6 +29,7 @@ typedef struct {
   float *buf[3];
   int cur;     /* which buf holds x */
   int c, h, w; /* shape of x */
+  bool bf16;   /* convolutions on the bf16 kernels (the decoder, bf16 backend) */
 } vq_run;
 
 static float *
@@ -50,7 +53,12 @@ conv (vq_run *r, const mv_conv *cv, const float *x, int h, int w, const mv_conv_
       int *ho, int *wo)
 {
   mv_conv2d_out_size (g, h, w, ho, wo);
-  return mv_par_conv2d (r->ctx, x, cv->ci, h, w, weights (r, &cv->w), cv->b.data, cv->co, g, y);
+  const float *wt = weights (r, &cv->w);
+  if (r->bf16 && mv_bf16_conv2d (r->ctx, x, cv->ci, h, w, wt, cv->b.data, cv->co, g, y))
+    return true;
+  if (atomic_load (&r->ctx->cancel))
+    return false;
+  return mv_par_conv2d (r->ctx, x, cv->ci, h, w, wt, cv->b.data, cv->co, g, y);
 }
 
 static const mv_conv_geom same3 = { 3, 1, 1, 1, 1, 1, 1 };
@@ -176,9 +184,15 @@ prepare (magvlt_context *ctx, const mv_vqgan **vq_out)
   mv_blas_set_threads (ctx->n_threads);
   if (ctx->vq_arena)
     return MAGVLT_OK;
+  /* bf16 backend: the decoder's weight rows and per-thread im2col panels
+   * (bfloat16, two per float of the arena; each thread's share of the band
+   * plus a panel of padding per kernel tap) */
+  bool bf16 = ctx->backend == MV_BACKEND_BF16;
+  size_t wb = bf16 ? vq->max_rows : 0;
+  size_t panels = bf16 ? vq->col_floats + (size_t) ctx->n_threads * 32 * (9 * 512 + 2) : 0;
   size_t sizes[] = {
-    vq->max_act,   vq->max_act, vq->max_act, vq->max_attn, vq->max_weight ? vq->max_weight : 1,
-    vq->col_floats
+    vq->max_act,    vq->max_act, vq->max_act,    vq->max_attn, vq->max_weight ? vq->max_weight : 1,
+    vq->col_floats, wb / 2 + 16, panels / 2 + 16
   };
   size_t total = 0;
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
@@ -188,13 +202,20 @@ prepare (magvlt_context *ctx, const mv_vqgan **vq_out)
     return mv_ctx_fail (ctx, MAGVLT_ERR_NOMEM, "out of memory for %zu MB of VQGAN scratch",
                         total * sizeof (float) >> 20);
   float *p = ctx->vq_arena;
-  float **dst[] = { &ctx->vq_a, &ctx->vq_b, &ctx->vq_c, &ctx->vq_attn, &ctx->vq_w, &ctx->vq_col };
+  float *wb_at, *panels_at;
+  float **dst[] = { &ctx->vq_a, &ctx->vq_b,   &ctx->vq_c, &ctx->vq_attn,
+                    &ctx->vq_w, &ctx->vq_col, &wb_at,     &panels_at };
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
     {
       *dst[i] = p;
       p += (sizes[i] + 15) & ~(size_t) 15;
     }
   ctx->vq_col_floats = vq->col_floats;
+  ctx->vq_wb = bf16 ? (uint16_t *) wb_at : NULL;
+  ctx->vq_wb_entries = wb;
+  ctx->vq_panels = bf16 ? (uint16_t *) panels_at : NULL;
+  /* per-thread shares must keep the panels 64-byte aligned */
+  ctx->vq_panel_entries = panels / ((size_t) ctx->n_threads * 32) * ((size_t) ctx->n_threads * 32);
   ctx->vq_bytes = total * sizeof (float);
   return MAGVLT_OK;
 }
@@ -301,6 +322,7 @@ magvlt_vq_decode (magvlt_context *ctx, const int32_t *codes, uint8_t *rgb, size_
 
   /* q: [D, s, s], the codebook vectors of the codes */
   vq_run r = run_start (ctx, vq);
+  r.bf16 = ctx->backend == MV_BACKEND_BF16;
   for (int i = 0; i < p; i++)
     for (int j = 0; j < d; j++)
       r.buf[0][(size_t) j * p + i] = vq->codebook[(size_t) codes[i] * d + j];

@@ -67,6 +67,7 @@ typedef struct mv_vqgan {
   size_t max_act;    /* largest activation C·H·W */
   size_t max_attn;   /* 4·C·P + P·P over attention levels */
   size_t max_weight; /* largest f16 weight to expand */
+  size_t max_rows;   /* largest co · (ci·k·k rounded up to even): bf16 weight rows */
   size_t col_floats; /* im2col band buffer */
 
   void **owned_list; /* allocations freed with the VQGAN */

@@ -67,6 +67,8 @@ bind_conv (binder *bd, mv_conv *cv, const char *name, int co, int ci, int k)
     return st;
   if (cv->w.f16 && (size_t) co * ci * k * k > bd->vq->max_weight)
     bd->vq->max_weight = (size_t) co * ci * k * k;
+  if ((size_t) co * ((size_t) ci * k * k + 1) / 2 * 2 > bd->vq->max_rows)
+    bd->vq->max_rows = (size_t) co * (((size_t) ci * k * k + 1) / 2 * 2);
   snprintf (n, sizeof n, "vqgan.%s.bias", name);
   return bind_vec (bd, &cv->b, n, co);
 }

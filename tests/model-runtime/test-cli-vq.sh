@@ -4,6 +4,10 @@
 # round trip against the official fixtures, the resize/crop path, image and
 # code-file formats, and exit codes and messages on bad input.
 # PYTHON needs numpy only; PNG files are written and read with zlib here.
+# The float32 OpenBLAS path throughout: the fixtures are float32 (auto would
+# decode with bfloat16 convolutions on CPUs with AVX512-BF16; their own
+# tolerances are test-vqgan-parity's and the regression test's).
+export MAGVLT_BACKEND=openblas
 magvlt=$1 model=$2 expected=$3 python=$4 training=$5
 . "$(dirname "$0")/../lib/check.sh"
 fixture_codes="53 11 23 10 35 32 57 61 57 46 51 46 35 59 0 53"
