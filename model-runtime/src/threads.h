@@ -11,7 +11,10 @@ int mv_physical_cores (void);
  * The setting reaches OpenBLAS at the next mv_blas_threads_for_flop. */
 void mv_blas_set_threads (int n);
 
-/* Called before each BLAS product of `flop` floating-point operations:
+/* Called before each BLAS product of `flop` floating-point operations made
+ * outside the context's pool (the VQGAN's attention and nearest-code
+ * search, and the serial fallbacks; the transformer and the convolutions
+ * run OpenBLAS on one thread inside pool tasks, pool.h):
  * products below MV_BLAS_SPLIT_FLOP run on one thread, larger ones on the
  * count of mv_blas_set_threads. Splitting a small product costs more than
  * it saves: its threads meet at a barrier every few microseconds of work,
