@@ -369,14 +369,19 @@ round_rows (const float *x, int k, int k2, uint16_t *xb, int r0, int r1)
     }
 }
 
+#define MAX_MANY 4
+
+/* One product loop over up to MAX_MANY weights that share the input x:
+ * task t belongs to weight i when first[i] <= t < first[i + 1]. */
 typedef struct {
-  const packed_bf16 *pw;
+  int count;
+  const packed_bf16 *pw[MAX_MANY];
+  const float *b[MAX_MANY];
+  float *y[MAX_MANY];
+  int ldy[MAX_MANY], group[MAX_MANY], first[MAX_MANY + 1];
   const float *x;
   uint16_t *xb;
-  int n, group;
-  const float *b;
-  float *y;
-  int ldy;
+  int n, k, k2;
   bool accumulate;
 } bf16_job;
 
@@ -385,16 +390,22 @@ round_task (void *arg, int task, int thread)
 {
   const bf16_job *j = arg;
   int r0 = task * ROUND_ROWS, r1 = r0 + ROUND_ROWS < j->n ? r0 + ROUND_ROWS : j->n;
-  round_rows (j->x, j->pw->k, j->pw->k2, j->xb, r0, r1);
+  round_rows (j->x, j->k, j->k2, j->xb, r0, r1);
 }
 
 static void
 product_task (void *arg, int task, int thread)
 {
   const bf16_job *j = arg;
-  const packed_bf16 *pw = j->pw;
-  int p0 = task * j->group, p1 = p0 + j->group < pw->panels ? p0 + j->group : pw->panels;
+  int i = 0;
+  while (task >= j->first[i + 1])
+    i++;
+  const packed_bf16 *pw = j->pw[i];
+  int p0 = (task - j->first[i]) * j->group[i];
+  int p1 = p0 + j->group[i] < pw->panels ? p0 + j->group[i] : pw->panels;
   const uint32_t *xb = (const uint32_t *) j->xb;
+  float *y = j->y[i];
+  const float *b = j->b[i];
 
   for (int r = 0; r < j->n; r += MR)
     {
@@ -403,32 +414,53 @@ product_task (void *arg, int task, int thread)
         {
           int nc = pw->o - p * NR < NR ? pw->o - p * NR : NR;
           micro_rows (mr, xb + (size_t) r * pw->k2, pw->k2, pw->data + (size_t) p * pw->k2 * NR * 2,
-                      pw->k2, j->y + (size_t) r * j->ldy + p * NR, j->ldy, nc,
-                      j->b ? j->b + p * NR : NULL, j->accumulate);
+                      pw->k2, y + (size_t) r * j->ldy[i] + p * NR, j->ldy[i], nc,
+                      b ? b + p * NR : NULL, j->accumulate);
         }
     }
+}
+
+bool
+mv_bf16_linear_many (magvlt_context *ctx, int count, const mv_weight *w, const float *x, int n,
+                     const float *const *b, float *const *y, const int *ldy, bool accumulate)
+{
+  const struct mv_bf16_model *pm = ctx->model->bf16;
+  if (!pm || !ctx->xb || n <= 0 || count < 1 || count > MAX_MANY)
+    return false;
+  bf16_job j = { .count = count, .x = x, .xb = ctx->xb, .n = n, .accumulate = accumulate };
+  int threads = mv_pool_threads (ctx->pool), total_panels = 0;
+  for (int i = 0; i < count; i++)
+    {
+      packed_bf16 key = { .key = w[i].data, .o = w[i].o };
+      j.pw[i] = bsearch (&key, pm->w, (size_t) pm->n, sizeof key, cmp_packed);
+      if (!j.pw[i] || j.pw[i]->k != w[0].k)
+        return false;
+      total_panels += j.pw[i]->panels;
+    }
+  j.k = w[0].k, j.k2 = j.pw[0]->k2;
+  if ((size_t) n * j.k2 * 4 > ctx->xb_bytes)
+    return false;
+  /* groups of panels that stay in L2, and about two tasks per thread over
+   * all the weights together */
+  int fair = (total_panels + 2 * threads - 1) / (2 * threads);
+  int group = (int) (GROUP_BYTES / ((size_t) j.k2 * NR * 4));
+  group = group < 1 ? 1 : group > fair ? (fair > 0 ? fair : 1) : group;
+  j.first[0] = 0;
+  for (int i = 0; i < count; i++)
+    {
+      j.b[i] = b[i], j.y[i] = y[i], j.ldy[i] = ldy[i], j.group[i] = group;
+      j.first[i + 1] = j.first[i] + (j.pw[i]->panels + group - 1) / group;
+    }
+  mv_pool_run (ctx->pool, (n + ROUND_ROWS - 1) / ROUND_ROWS, round_task, &j);
+  mv_pool_run (ctx->pool, j.first[count], product_task, &j);
+  return true;
 }
 
 bool
 mv_bf16_linear (magvlt_context *ctx, mv_weight w, const float *x, int n, const float *b, float *y,
                 int ldy, bool accumulate)
 {
-  const struct mv_bf16_model *pm = ctx->model->bf16;
-  if (!pm || !ctx->xb || n <= 0)
-    return false;
-  packed_bf16 key = { .key = w.data, .o = w.o };
-  const packed_bf16 *pw = bsearch (&key, pm->w, (size_t) pm->n, sizeof key, cmp_packed);
-  if (!pw || pw->k != w.k || (size_t) n * pw->k2 * 4 > ctx->xb_bytes)
-    return false;
-
-  int threads = mv_pool_threads (ctx->pool);
-  int group = (int) (GROUP_BYTES / ((size_t) pw->k2 * NR * 4));
-  int fair = (pw->panels + 2 * threads - 1) / (2 * threads); /* two tasks per thread */
-  group = group < 1 ? 1 : group > fair ? (fair > 0 ? fair : 1) : group;
-  bf16_job j = { pw, x, ctx->xb, n, group, b, y, ldy, accumulate };
-  mv_pool_run (ctx->pool, (n + ROUND_ROWS - 1) / ROUND_ROWS, round_task, &j);
-  mv_pool_run (ctx->pool, (pw->panels + group - 1) / group, product_task, &j);
-  return true;
+  return mv_bf16_linear_many (ctx, 1, &w, x, n, &b, &y, &ldy, accumulate);
 }
 
 /* ---- attention: the same micro-kernel, keys and values packed per call */
@@ -708,6 +740,13 @@ mv_bf16_attention (magvlt_context *ctx, const float *q, const float *k, const fl
 bool
 mv_bf16_linear (magvlt_context *ctx, mv_weight w, const float *x, int n, const float *b, float *y,
                 int ldy, bool accumulate)
+{
+  return false;
+}
+
+bool
+mv_bf16_linear_many (magvlt_context *ctx, int count, const mv_weight *w, const float *x, int n,
+                     const float *const *b, float *const *y, const int *ldy, bool accumulate)
 {
   return false;
 }

@@ -24,6 +24,12 @@ bool mv_bf16_available (void);
 magvlt_status mv_bf16_prepare (const magvlt_model *model);
 void mv_bf16_model_free (struct mv_bf16_model *p);
 
+/* The same for `count` (≤ 4) weights with the same input x: x is rounded
+ * once and one loop runs the products of all of them (the attention's q, k
+ * and v). False, with nothing computed, when any weight has no packed copy. */
+bool mv_bf16_linear_many (magvlt_context *ctx, int count, const mv_weight *w, const float *x, int n,
+                          const float *const *b, float *const *y, const int *ldy, bool accumulate);
+
 /* dst[0..c) += row `row` of the tied embedding (image ids first, then text
  * ids, as tok_emb stores them) from the packed bfloat16 copy: the bf16
  * backend's input embedding, so the released file pages stay released.

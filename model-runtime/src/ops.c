@@ -50,33 +50,6 @@ mv_linear (const float *x, int n, int k, const float *w, const float *b, int o, 
     }
 }
 
-/* x: [N, C] → y: [N, C] */
-void
-mv_layernorm (const float *x, int n, int c, const float *g, const float *b, float eps, float *y)
-{
-  for (int i = 0; i < n; i++)
-    {
-      const float *r = x + (size_t) i * c;
-      float *o = y + (size_t) i * c;
-      /* Two passes (mean, then centred squares) in double: the one-pass
-       * E[x²] − E[x]² form loses digits on rows with a large mean. */
-      double mean = 0.0, var = 0.0;
-      for (int j = 0; j < c; j++)
-        mean += r[j];
-      mean /= c;
-      for (int j = 0; j < c; j++)
-        {
-          double d = r[j] - mean;
-          var += d * d;
-        }
-      var /= c;
-      float inv = (float) (1.0 / sqrt (var + eps));
-      float fm = (float) mean;
-      for (int j = 0; j < c; j++)
-        o[j] = (r[j] - fm) * inv * g[j] + b[j];
-    }
-}
-
 /* Fast erf and exp, written once as plain C over blocks of 16 floats: the
  * fixed trip count lets the compiler turn each block into a few vector
  * instructions (AVX-512, AVX2 + FMA or SSE by target_clones), and fmaf keeps
@@ -183,6 +156,45 @@ mv_swish_affine (const float *x, float *y, size_t n, float scale, float shift)
     {
       float v = x[i] * scale + shift;
       y[i] = v / (1.0f + exp_approx (-v));
+    }
+}
+
+/* x: [N, C] → y: [N, C]. Two passes (mean, then centred squares: the
+ * one-pass E[x²] − E[x]² form loses digits on rows with a large mean),
+ * each summed in 16 lanes so it vectorises (the scalar double loops this
+ * replaced took 2.6 % of a bf16 base forward). */
+MV_CLONES void
+mv_layernorm (const float *x, int n, int c, const float *g, const float *b, float eps, float *y)
+{
+  for (int i = 0; i < n; i++)
+    {
+      const float *r = x + (size_t) i * c;
+      float *o = y + (size_t) i * c;
+      /* the mean in double lanes (a row with mean 300 loses 1e-6 of it in
+       * float), the centred squares in float (they are small) */
+      double dacc[BLOCK] = { 0 }, sum = 0.0;
+      int j = 0;
+      for (; j + BLOCK <= c; j += BLOCK)
+        for (int l = 0; l < BLOCK; l++)
+          dacc[l] += r[j + l];
+      for (; j < c; j++)
+        sum += r[j];
+      for (int l = 0; l < BLOCK; l++)
+        sum += dacc[l];
+      float mean = (float) (sum / c), var = 0.0f, acc[BLOCK] = { 0 };
+      for (j = 0; j + BLOCK <= c; j += BLOCK)
+        for (int l = 0; l < BLOCK; l++)
+          {
+            float d = r[j + l] - mean;
+            acc[l] += d * d;
+          }
+      for (; j < c; j++)
+        var += (r[j] - mean) * (r[j] - mean);
+      for (int l = 0; l < BLOCK; l++)
+        var += acc[l];
+      float inv = 1.0f / sqrtf (var / (float) c + eps);
+      for (j = 0; j < c; j++)
+        o[j] = (r[j] - mean) * inv * g[j] + b[j];
     }
 }
 

@@ -176,9 +176,19 @@ block_forward (magvlt_context *ctx, const mv_block *b, int p)
   float eps = hp->layer_norm_eps;
 
   mv_par_layernorm (ctx, ctx->x, p, c, b->ln1_w.data, b->ln1_b.data, eps, ctx->h);
-  linear (ctx, ctx->h, p, &b->q_w, b->q_b.data, ctx->q, false);
-  linear (ctx, ctx->h, p, &b->k_w, b->k_b.data, ctx->k, false);
-  linear (ctx, ctx->h, p, &b->v_w, b->v_b.data, ctx->v, false);
+  /* q, k and v share their input: the bf16 backend rounds it once and
+   * runs the three products as one loop */
+  mv_weight qkv[3] = { mv_weight_of (&b->q_w), mv_weight_of (&b->k_w), mv_weight_of (&b->v_w) };
+  const float *qkv_b[3] = { b->q_b.data, b->k_b.data, b->v_b.data };
+  float *qkv_y[3] = { ctx->q, ctx->k, ctx->v };
+  int qkv_ld[3] = { c, c, c };
+  if (ctx->backend != MV_BACKEND_BF16
+      || !mv_bf16_linear_many (ctx, 3, qkv, ctx->h, p, qkv_b, qkv_y, qkv_ld, false))
+    {
+      linear (ctx, ctx->h, p, &b->q_w, b->q_b.data, ctx->q, false);
+      linear (ctx, ctx->h, p, &b->k_w, b->k_b.data, ctx->k, false);
+      linear (ctx, ctx->h, p, &b->v_w, b->v_b.data, ctx->v, false);
+    }
   mv_par_attention (ctx, ctx->q, ctx->k, ctx->v, p, c, hp->n_heads, ctx->kv_len, ctx->att);
   linear (ctx, ctx->att, p, &b->proj_w, b->proj_b.data, ctx->x, true);
 
