@@ -158,7 +158,7 @@ def main() -> None:
     tj = os.path.join(args.work, "torch-vs-engine.json")
     r = subprocess.run(["/usr/bin/python3", os.path.join(ROOT, "model-runtime/training/bench_torch.py"),
                         "--model", base_model, "--engine", mv, "--threads", str(T), "--repeat", "3",
-                        "--rounds", "2", "--backends", ",".join(avail), "--json", tj],
+                        "--rounds", "3", "--backends", ",".join(avail), "--json", tj],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     torch_log = r.stdout
     print(torch_log, flush=True)
