@@ -309,6 +309,18 @@ def write_report(args, start, end_load, commit, dirty, mach, resolved, avail, df
             a(f"| engine {lab} | {cells[0]} | {cells[1]} |")
         a("")
         a(f"{tres['rounds']} rounds alternating engine and PyTorch, {tres['repeat']} timed runs each.")
+        same = resolved.get("auto")
+        if same in avail and same != "auto":
+            spread = []
+            for name in ("t2i", "i2t"):
+                x, y = med.get(f"engine/auto/{name}"), med.get(f"engine/{same}/{name}")
+                if x and y:
+                    spread.append(f"{name.upper()} {abs(x - y) / min(x, y) * 100:.0f} %")
+            if spread:
+                a("")
+                a(f"`auto` ran the same code as `{same}` (it resolves to it), so the difference between")
+                a(f"their two rows ({', '.join(spread)}) is this shared machine's noise, not a property")
+                a("of either: read the ratios with that margin.")
     else:
         a("The PyTorch comparison failed:")
         a("```")
