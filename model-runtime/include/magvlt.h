@@ -154,7 +154,11 @@ MAGVLT_API magvlt_status magvlt_model_get_info (const magvlt_model *model, magvl
 typedef struct magvlt_context magvlt_context;
 
 typedef struct magvlt_context_params {
-  int32_t n_threads; /* 0 = the number of physical cores */
+  /* 0 = the number of physical cores; more than the CPUs this process may
+   * run on are not started (they would only wait for each other). The
+   * count never changes a result: every output element is summed in the
+   * same order however the work is split. */
+  int32_t n_threads;
   /* matrix-product backend: NULL or "auto" ($MAGVLT_BACKEND when set, else
    * "bf16" on CPUs with AVX512-BF16, else "openblas"), "openblas" (float32,
    * the reference), "bf16" (the engine's own kernels: bfloat16 weights and

@@ -74,6 +74,8 @@ magvlt_context_init (const magvlt_model *model, const magvlt_context_params *par
   ctx->model = model;
   ctx->params = p;
   ctx->n_threads = p.n_threads > 0 ? p.n_threads : mv_physical_cores ();
+  if (ctx->n_threads > mv_available_cpus ())
+    ctx->n_threads = mv_available_cpus ();
   {
     mv_backend b;
     magvlt_status bst = mv_backend_resolve (p.backend, &b);

@@ -62,6 +62,16 @@ mv_physical_cores (void)
   return n_seen > 0 ? n_seen : (n_cpus > 0 ? n_cpus : 1);
 }
 
+int
+mv_available_cpus (void)
+{
+  cpu_set_t set;
+  if (sched_getaffinity (0, sizeof set, &set) == 0 && CPU_COUNT (&set) > 0)
+    return CPU_COUNT (&set);
+  long n = sysconf (_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int) n : 1;
+}
+
 /* OpenBLAS's thread count is one process-wide setting: what jobs asked for,
  * and what OpenBLAS was last told (0: unknown, tell it again). */
 static atomic_int blas_wanted = 1, blas_current = 0;

@@ -6,6 +6,9 @@
 /* Physical cores (not hyper-threads) available to this process; ≥ 1. */
 int mv_physical_cores (void);
 
+/* CPUs (hardware threads) this process may run on; ≥ 1. */
+int mv_available_cpus (void);
+
 /* Sets the thread count the BLAS library may use for large products
  * (process-wide in OpenBLAS, so it is set again at the start of every job).
  * The setting reaches OpenBLAS at the next mv_blas_threads_for_flop. */

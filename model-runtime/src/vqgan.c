@@ -189,7 +189,15 @@ prepare (magvlt_context *ctx, const mv_vqgan **vq_out)
    * plus a panel of padding per kernel tap) */
   bool bf16 = ctx->backend == MV_BACKEND_BF16;
   size_t wb = bf16 ? vq->max_rows : 0;
-  size_t panels = bf16 ? vq->col_floats + (size_t) ctx->n_threads * 32 * (9 * 512 + 2) : 0;
+  /* each thread's share of the im2col band holds at least one output row
+   * of the widest convolution, so the pool's paths never fall back for
+   * want of room (a fallback would change a bf16 result with the thread
+   * count) */
+  size_t nt = (size_t) ctx->n_threads, per_thread = vq->col_floats / nt;
+  if (per_thread < vq->widest_row)
+    per_thread = vq->widest_row;
+  size_t col = per_thread * nt;
+  size_t panels = bf16 ? col + nt * 32 * (vq->widest_k + 2) : 0;
   size_t sizes[] = {
     vq->max_act,    vq->max_act, vq->max_act,    vq->max_attn, vq->max_weight ? vq->max_weight : 1,
     vq->col_floats, wb / 2 + 16, panels / 2 + 16
@@ -210,7 +218,7 @@ prepare (magvlt_context *ctx, const mv_vqgan **vq_out)
       *dst[i] = p;
       p += (sizes[i] + 15) & ~(size_t) 15;
     }
-  ctx->vq_col_floats = vq->col_floats;
+  ctx->vq_col_floats = col;
   ctx->vq_wb = bf16 ? (uint16_t *) wb_at : NULL;
   ctx->vq_wb_entries = wb;
   ctx->vq_panels = bf16 ? (uint16_t *) panels_at : NULL;

@@ -69,6 +69,8 @@ typedef struct mv_vqgan {
   size_t max_weight; /* largest f16 weight to expand */
   size_t max_rows;   /* largest co · (ci·k·k rounded up to even): bf16 weight rows */
   size_t col_floats; /* im2col band buffer */
+  size_t widest_row; /* floats of one output row of the widest im2col: K · WO */
+  size_t widest_k;   /* the largest K = ci · k · k */
 
   void **owned_list; /* allocations freed with the VQGAN */
   int n_owned;

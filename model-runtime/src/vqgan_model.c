@@ -67,6 +67,8 @@ bind_conv (binder *bd, mv_conv *cv, const char *name, int co, int ci, int k)
     return st;
   if (cv->w.f16 && (size_t) co * ci * k * k > bd->vq->max_weight)
     bd->vq->max_weight = (size_t) co * ci * k * k;
+  if ((size_t) ci * k * k > bd->vq->widest_k)
+    bd->vq->widest_k = (size_t) ci * k * k;
   if ((size_t) co * ((size_t) ci * k * k + 1) / 2 * 2 > bd->vq->max_rows)
     bd->vq->max_rows = (size_t) co * (((size_t) ci * k * k + 1) / 2 * 2);
   snprintf (n, sizeof n, "vqgan.%s.bias", name);
@@ -399,6 +401,8 @@ mv_vqgan_load (const gguf_file *f, const mv_hparams *hp, mv_vqgan **out)
       free (vq);
       return st;
     }
+  /* no convolution's output is wider than the image */
+  vq->widest_row = vq->widest_k * (size_t) vq->resolution;
   /* im2col band: enough for one output row of the widest conv, at most 32 MB */
   size_t widest = (size_t) 9 * 512 * (size_t) vq->resolution;
   size_t cap = (32u << 20) / sizeof (float);

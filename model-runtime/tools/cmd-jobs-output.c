@@ -274,7 +274,8 @@ parameters_text (job_run *r, const magvlt_candidate *c, int rank)
   if (r->kind == JOB_JOINT)
     g_string_append_printf (s, " text-steps=%d text-temperature=%g text-top-k=%d", p->text_steps,
                             (double) p->text_temperature, p->text_top_k);
-  g_string_append_printf (s, " candidates=%d rank=%d score=%.6f", p->n_candidates, rank, c->score);
+  g_string_append_printf (s, " candidates=%d rank=%d score=%.6f backend=%s", p->n_candidates, rank,
+                          c->score, magvlt_context_get_backend (r->ctx));
   return g_string_free (s, FALSE);
 }
 
@@ -379,6 +380,8 @@ cli_jobs_print_result (job_run *r, const magvlt_candidate *c, int rank, int n_ra
     }
   json_builder_set_member_name (b, "ms");
   json_builder_add_int_value (b, (gint64) llround (ms)); /* milliseconds */
+  json_builder_set_member_name (b, "backend");
+  json_builder_add_string_value (b, magvlt_context_get_backend (r->ctx));
   json_builder_set_member_name (b, "score");
   if (isfinite (c->score))
     json_builder_add_double_value (b, c->score);

@@ -532,6 +532,17 @@ check_run("--steps 10000", ["generate", *M, "-p", "x", "-o", "x.png", "--steps",
 check_run("--threads 1000 works", ["generate", *M, "-p", "x", "-o", "t1000.png", "--threads", "1000", "--seed", "1"], 0)
 check_run("--threads 0 means the physical cores", ["generate", *M, "-p", "x", "-o", "t0.png", "--threads", "0",
                                                    "--seed", "1"], 0)
+check_run("--threads 1, same seed", ["generate", *M, "-p", "x", "-o", "t1.png", "--seed", "1"], 0)
+check("the thread count does not change the result (1, all cores, 1000: identical bytes)",
+      open(path("t1.png"), "rb").read() == open(path("t0.png"), "rb").read()
+      == open(path("t1000.png"), "rb").read(), "files differ")
+rc, out, err = check_run("--backend openblas --json", ["generate", *M, "-p", "x", "-o", "tb.png", "--seed", "1",
+                                                       "--backend", "openblas", "--json"], 0)
+check("--json names the backend that ran", json.loads(out.splitlines()[-1]).get("backend") == "openblas", out)
+check("... and so does the PNG's parameters text", "backend=openblas" in png_info(path("tb.png"))[4].get(
+    "parameters", ""), png_info(path("tb.png"))[4])
+check_run("--backend no-such", ["generate", *M, "-p", "x", "-o", "x.png", "--backend", "no-such"], 1,
+          want_err="unknown backend 'no-such'")
 check_run("--threads 5000", ["generate", *M, "-p", "x", "-o", "x.png", "--threads", "5000"], 2,
           want_err="--threads must be 0..1024")
 
