@@ -309,8 +309,13 @@ def main() -> None:
     ap.add_argument("--n-vq", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--backend", default="openblas",
+                    help="the engine's matrix products for every job (MAGVLT_BACKEND): openblas (float32, "
+                         "what data/models/eval.json was measured with, so numbers compare like for like), "
+                         "bf16 (what the app uses on CPUs with AVX512-BF16), or auto")
     ap.add_argument("--skip", default="", help="comma list of: caption, generate, inpaint, vq")
     a = ap.parse_args()
+    os.environ["MAGVLT_BACKEND"] = a.backend  # every `magvlt` run below inherits it
     import torch
     torch.set_num_threads(a.threads)
     from classifier import load_net
@@ -329,7 +334,7 @@ def main() -> None:
     png_dir = os.path.join(a.data, "png")
     skip = set(a.skip.split(","))
     res = {"model": os.path.abspath(a.model), "model_bytes": os.path.getsize(a.model), "seed": a.seed,
-           "threads": a.threads, "most_frequent_caption": most_frequent, "splits": {}}
+           "threads": a.threads, "backend": a.backend, "most_frequent_caption": most_frequent, "splits": {}}
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         for sp in a.splits.split(","):
