@@ -124,29 +124,6 @@ bf16_runs (magvlt_context *ctx, int m, int n, int k, const float *x, float *y, d
 
 #ifdef MV_HAVE_DNNL
 
-#include <oneapi/dnnl/dnnl.h>
-
-#define BM_TRY(call, what)                                                                         \
-  do                                                                                               \
-    {                                                                                              \
-      dnnl_status_t s_ = (call);                                                                   \
-      if (s_ != dnnl_success)                                                                      \
-        {                                                                                          \
-          st = mv_fail (MAGVLT_ERR_INTERNAL, "oneDNN: %s failed (status %d)", what, (int) s_);     \
-          goto out;                                                                                \
-        }                                                                                          \
-    }                                                                                              \
-  while (0)
-
-static uint16_t
-to_bf16 (float f)
-{
-  uint32_t u;
-  memcpy (&u, &f, 4);
-  u += 0x7fff + ((u >> 16) & 1); /* no NaN among fill()'s values */
-  return (uint16_t) (u >> 16);
-}
-
 static magvlt_status
 onednn_runs (bool bf16, int m, int n, int k, const float *x, const float *w, float *y, double *sec,
              int repeat)
@@ -155,41 +132,33 @@ onednn_runs (bool bf16, int m, int n, int k, const float *x, const float *w, flo
   dnnl_data_type_t dt = bf16 ? dnnl_bf16 : dnnl_f32;
   dnnl_engine_t engine = NULL;
   dnnl_stream_t stream = NULL;
-  dnnl_primitive_desc_t pd = NULL, rpd = NULL;
-  dnnl_primitive_t prim = NULL, reorder = NULL;
-  dnnl_memory_t m_plain = NULL, m_w = NULL, m_src = NULL, m_dst = NULL;
-  dnnl_memory_desc_t src, wei, dst, plain, packed;
+  dnnl_primitive_desc_t pd = NULL;
+  dnnl_primitive_t prim = NULL;
+  dnnl_memory_t m_w = NULL, m_src = NULL, m_dst = NULL;
+  dnnl_memory_desc_t src, wei, dst, packed;
   dnnl_matmul_desc_t desc;
   dnnl_dims_t ds = { m, k }, dw = { k, n }, dd = { m, n };
   void *wbuf = NULL;
   uint16_t *x16 = NULL;
   const void *src_data = x;
 
-  BM_TRY (dnnl_engine_create (&engine, dnnl_cpu, 0), "creating an engine");
-  BM_TRY (dnnl_stream_create (&stream, engine, dnnl_stream_default_flags), "creating a stream");
+  MV_DNNL_TRY (dnnl_engine_create (&engine, dnnl_cpu, 0), "creating an engine");
+  MV_DNNL_TRY (dnnl_stream_create (&stream, engine, dnnl_stream_default_flags),
+               "creating a stream");
   dnnl_memory_desc_init_by_tag (&src, 2, ds, dt, dnnl_ab);
   dnnl_memory_desc_init_by_tag (&wei, 2, dw, dt, dnnl_format_tag_any);
   dnnl_memory_desc_init_by_tag (&dst, 2, dd, dnnl_f32, dnnl_ab);
-  BM_TRY (dnnl_matmul_desc_init (&desc, &src, &wei, NULL, &dst), "a matmul");
-  BM_TRY (dnnl_primitive_desc_create (&pd, &desc, NULL, engine, NULL), "a matmul");
+  MV_DNNL_TRY (dnnl_matmul_desc_init (&desc, &src, &wei, NULL, &dst), "a matmul");
+  MV_DNNL_TRY (dnnl_primitive_desc_create (&pd, &desc, NULL, engine, NULL), "a matmul");
   packed = *dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0);
   if (!(wbuf = aligned_alloc (64, (dnnl_memory_desc_get_size (&packed) + 63) & ~(size_t) 63)))
     {
       st = mv_fail (MAGVLT_ERR_NOMEM, "out of memory");
       goto out;
     }
-  /* W is [N, K] row-major: as the [K, N] weights of a matmul that is "ba" */
-  dnnl_memory_desc_init_by_tag (&plain, 2, dw, dnnl_f32, dnnl_ba);
-  BM_TRY (dnnl_memory_create (&m_plain, &plain, engine, (void *) w), "memory");
-  BM_TRY (dnnl_memory_create (&m_w, &packed, engine, wbuf), "memory");
-  BM_TRY (dnnl_reorder_primitive_desc_create (&rpd, &plain, engine, &packed, engine, NULL),
-          "a weight reorder");
-  BM_TRY (dnnl_primitive_create (&reorder, rpd), "a weight reorder");
-  {
-    dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, m_plain }, { DNNL_ARG_TO, m_w } };
-    BM_TRY (dnnl_primitive_execute (reorder, stream, 2, args), "a weight reorder");
-    BM_TRY (dnnl_stream_wait (stream), "a weight reorder");
-  }
+  if ((st = mv_dnnl_reorder_weight (engine, w, n, k, &packed, wbuf)) != MAGVLT_OK)
+    goto out;
+  MV_DNNL_TRY (dnnl_memory_create (&m_w, &packed, engine, wbuf), "memory");
   if (bf16)
     {
       if (!(x16 = malloc ((size_t) m * k * sizeof *x16)))
@@ -198,34 +167,28 @@ onednn_runs (bool bf16, int m, int n, int k, const float *x, const float *w, flo
           goto out;
         }
       for (size_t i = 0; i < (size_t) m * k; i++)
-        x16[i] = to_bf16 (x[i]);
+        x16[i] = mv_f32_to_bf16 (x[i]);
       src_data = x16;
     }
-  BM_TRY (dnnl_memory_create (&m_src, &src, engine, (void *) src_data), "memory");
-  BM_TRY (dnnl_memory_create (&m_dst, &dst, engine, y), "memory");
-  BM_TRY (dnnl_primitive_create (&prim, pd), "a matmul");
+  MV_DNNL_TRY (dnnl_memory_create (&m_src, &src, engine, (void *) src_data), "memory");
+  MV_DNNL_TRY (dnnl_memory_create (&m_dst, &dst, engine, y), "memory");
+  MV_DNNL_TRY (dnnl_primitive_create (&prim, pd), "a matmul");
   for (int r = -1; r < repeat; r++)
     {
       dnnl_exec_arg_t args[3] = { { DNNL_ARG_SRC, m_src },
                                   { DNNL_ARG_WEIGHTS, m_w },
                                   { DNNL_ARG_DST, m_dst } };
       double t0 = now_s ();
-      BM_TRY (dnnl_primitive_execute (prim, stream, 3, args), "a matmul");
-      BM_TRY (dnnl_stream_wait (stream), "a matmul");
+      MV_DNNL_TRY (dnnl_primitive_execute (prim, stream, 3, args), "a matmul");
+      MV_DNNL_TRY (dnnl_stream_wait (stream), "a matmul");
       if (r >= 0)
         sec[r] = now_s () - t0;
     }
 out:
   if (prim)
     dnnl_primitive_destroy (prim);
-  if (reorder)
-    dnnl_primitive_destroy (reorder);
   if (pd)
     dnnl_primitive_desc_destroy (pd);
-  if (rpd)
-    dnnl_primitive_desc_destroy (rpd);
-  if (m_plain)
-    dnnl_memory_destroy (m_plain);
   if (m_w)
     dnnl_memory_destroy (m_w);
   if (m_src)

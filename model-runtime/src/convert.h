@@ -52,6 +52,12 @@ typedef struct {
 /* The official configurations (spec §2.1, §1.3, §3.6): "base" or "large". */
 magvlt_status cv_config_preset (const char *name, cv_config *c);
 
+/* The official geometries (spec §2.1, §1.3): "base" or "large" → the
+ * transformer's and the VQGAN's; false for any other name. In
+ * convert_layout.c, so the random-weight models can use it in a build
+ * without the converter. */
+bool cv_official_geometry (const char *name, cv_stage2 *s2, cv_vqgan *s1);
+
 /* Reads the official YAML (stage1 / stage2 / sampling sections) with
  * libyaml. Messages name the file and the key. */
 magvlt_status cv_config_read_yaml (const char *path, cv_config *c);

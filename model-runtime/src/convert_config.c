@@ -73,38 +73,10 @@ cv_config_preset (const char *name, cv_config *c)
 {
   memset (c, 0, sizeof *c);
   sampling_init (c);
-  bool large;
-  if (strcmp (name, "base") == 0)
-    large = false;
-  else if (strcmp (name, "large") == 0)
-    large = true;
-  else
+  if (!cv_official_geometry (name, &c->s2, &c->s1))
     return mv_fail (MAGVLT_ERR_INVALID_ARG, "unknown preset '%s' (use base or large)", name);
-  c->preset = large ? "large" : "base";
+  c->preset = strcmp (name, "large") == 0 ? "large" : "base";
   c->has_stage2 = c->has_stage1 = true;
-  c->s2 = (cv_stage2){
-    .embed_dim = large ? 1280 : 1024,
-    .n_layers = large ? 36 : 24,
-    .n_heads = large ? 10 : 8,
-    .ctx_len_img = 256,
-    .ctx_len_txt = 64,
-    .vocab_size_img = 16384,
-    .vocab_size_txt = 49408,
-  };
-  c->s1 = (cv_vqgan){
-    .resolution = 256,
-    .in_channels = 3,
-    .out_ch = 3,
-    .ch = 128,
-    .n_levels = 5,
-    .ch_mult = { 1, 1, 2, 2, 4 },
-    .num_res_blocks = 2,
-    .n_attn = 1,
-    .attn_res = { 16 },
-    .z_channels = 256,
-    .embed_dim = 256,
-    .n_embed = 16384,
-  };
   /* configs/magvlt-it2it-{base,large}-sampling.yaml (spec §3.6) */
   set_u (c, "img_num_cand_samples", 32);
   set_u (c, "img_num_steps", 10);

@@ -21,6 +21,39 @@ typedef struct {
   bool oom;
 } table;
 
+bool
+cv_official_geometry (const char *name, cv_stage2 *s2, cv_vqgan *s1)
+{
+  bool large = name && strcmp (name, "large") == 0;
+  if (!name || (!large && strcmp (name, "base") != 0))
+    return false;
+  *s2 = (cv_stage2){
+    .embed_dim = large ? 1280 : 1024,
+    .n_layers = large ? 36 : 24,
+    .n_heads = large ? 10 : 8,
+    .ctx_len_img = 256,
+    .ctx_len_txt = 64,
+    .vocab_size_img = 16384,
+    .vocab_size_txt = 49408,
+  };
+  /* base and large share the VQGAN */
+  *s1 = (cv_vqgan){
+    .resolution = 256,
+    .in_channels = 3,
+    .out_ch = 3,
+    .ch = 128,
+    .n_levels = 5,
+    .ch_mult = { 1, 1, 2, 2, 4 },
+    .num_res_blocks = 2,
+    .n_attn = 1,
+    .attn_res = { 16 },
+    .z_channels = 256,
+    .embed_dim = 256,
+    .n_embed = 16384,
+  };
+  return true;
+}
+
 static void
 add (table *t, const char *name, int n_dims, int64_t a, int64_t b, int64_t c, int64_t d)
 {

@@ -125,7 +125,6 @@ mv_dnnl_linear (mv_dnnl_ctx *c, const mv_tensor *w, const float *x, int n, const
 
 #include "ops.h"
 
-#include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -165,18 +164,6 @@ weight_type (mv_backend b)
   return b == MV_BACKEND_ONEDNN_BF16 ? dnnl_bf16 : dnnl_f32;
 }
 
-#define DNNL_TRY(call, what)                                                                       \
-  do                                                                                               \
-    {                                                                                              \
-      dnnl_status_t s_ = (call);                                                                   \
-      if (s_ != dnnl_success)                                                                      \
-        {                                                                                          \
-          st = mv_fail (MAGVLT_ERR_INTERNAL, "oneDNN: %s failed (status %d)", what, (int) s_);     \
-          goto out;                                                                                \
-        }                                                                                          \
-    }                                                                                              \
-  while (0)
-
 /* The packed weight layout a matmul of [rows, k] × [k, o] would use. */
 static dnnl_status_t
 plan_layout (dnnl_engine_t engine, mv_backend b, int rows, int k, int o, dnnl_memory_desc_t *md)
@@ -198,49 +185,31 @@ plan_layout (dnnl_engine_t engine, mv_backend b, int rows, int k, int o, dnnl_me
   return dnnl_success;
 }
 
-static magvlt_status
-pack_one (mv_packed_model *p, const magvlt_model *model, const mv_tensor *t, float *scratch,
-          packed_weight *out)
+magvlt_status
+mv_dnnl_reorder_weight (dnnl_engine_t engine, const float *w, int o, int k,
+                        const dnnl_memory_desc_t *md, void *buf)
 {
   magvlt_status st = MAGVLT_OK;
-  int o = (int) t->rows, k = (int) t->cols;
   dnnl_memory_desc_t plain;
   dnnl_dims_t dw = { k, o };
   dnnl_primitive_desc_t rpd = NULL;
   dnnl_primitive_t reorder = NULL;
   dnnl_memory_t from = NULL, to = NULL;
   dnnl_stream_t stream = NULL;
-  const float *f32;
 
-  out->key = t->data;
-  out->o = o, out->k = k;
-  DNNL_TRY (plan_layout (p->engine, p->backend, PLAN_ROWS, k, o, &out->md), "planning a layout");
-  if (!(out->buf = aligned_alloc (64, (dnnl_memory_desc_get_size (&out->md) + 63) & ~(size_t) 63)))
-    return mv_fail (MAGVLT_ERR_NOMEM, "out of memory packing '%s'", t->name);
-  if (t->f16)
-    {
-      mv_half_to_f32 (t->data, t->bf16, scratch, (size_t) o * k);
-      f32 = scratch;
-    }
-  else
-    f32 = t->data;
   /* W is [O, K] row-major: as the [K, O] weights of a matmul that is "ba" */
   dnnl_memory_desc_init_by_tag (&plain, 2, dw, dnnl_f32, dnnl_ba);
-  DNNL_TRY (dnnl_memory_create (&from, &plain, p->engine, (void *) f32), "memory");
-  DNNL_TRY (dnnl_memory_create (&to, &out->md, p->engine, out->buf), "memory");
-  DNNL_TRY (dnnl_reorder_primitive_desc_create (&rpd, &plain, p->engine, &out->md, p->engine, NULL),
-            "a weight reorder");
-  DNNL_TRY (dnnl_primitive_create (&reorder, rpd), "a weight reorder");
-  DNNL_TRY (dnnl_stream_create (&stream, p->engine, dnnl_stream_default_flags), "a stream");
+  MV_DNNL_TRY (dnnl_memory_create (&from, &plain, engine, (void *) w), "memory");
+  MV_DNNL_TRY (dnnl_memory_create (&to, md, engine, buf), "memory");
+  MV_DNNL_TRY (dnnl_reorder_primitive_desc_create (&rpd, &plain, engine, md, engine, NULL),
+               "a weight reorder");
+  MV_DNNL_TRY (dnnl_primitive_create (&reorder, rpd), "a weight reorder");
+  MV_DNNL_TRY (dnnl_stream_create (&stream, engine, dnnl_stream_default_flags), "a stream");
   {
     dnnl_exec_arg_t args[2] = { { DNNL_ARG_FROM, from }, { DNNL_ARG_TO, to } };
-    DNNL_TRY (dnnl_primitive_execute (reorder, stream, 2, args), "a weight reorder");
-    DNNL_TRY (dnnl_stream_wait (stream), "a weight reorder");
+    MV_DNNL_TRY (dnnl_primitive_execute (reorder, stream, 2, args), "a weight reorder");
+    MV_DNNL_TRY (dnnl_stream_wait (stream), "a weight reorder");
   }
-  /* the file's pages of this weight (float32 or f16) are not needed any
-   * more: drop them from this process's resident memory (they stay in the
-   * page cache, and a product the packed copy cannot serve reads them back) */
-  mv_model_release_pages (model, t->data, (size_t) o * k * (t->f16 ? 2 : 4));
 out:
   if (reorder)
     dnnl_primitive_destroy (reorder);
@@ -252,6 +221,34 @@ out:
     dnnl_memory_destroy (to);
   if (stream)
     dnnl_stream_destroy (stream);
+  return st;
+}
+
+static magvlt_status
+pack_one (mv_packed_model *p, const magvlt_model *model, const mv_tensor *t, float *scratch,
+          packed_weight *out)
+{
+  magvlt_status st = MAGVLT_OK;
+  int o = (int) t->rows, k = (int) t->cols;
+  const float *f32 = t->data;
+
+  out->key = t->data;
+  out->o = o, out->k = k;
+  MV_DNNL_TRY (plan_layout (p->engine, p->backend, PLAN_ROWS, k, o, &out->md), "planning a layout");
+  if (!(out->buf = aligned_alloc (64, (dnnl_memory_desc_get_size (&out->md) + 63) & ~(size_t) 63)))
+    return mv_fail (MAGVLT_ERR_NOMEM, "out of memory packing '%s'", t->name);
+  if (t->f16)
+    {
+      mv_half_to_f32 (t->data, t->bf16, scratch, (size_t) o * k);
+      f32 = scratch;
+    }
+  if ((st = mv_dnnl_reorder_weight (p->engine, f32, o, k, &out->md, out->buf)) != MAGVLT_OK)
+    return st;
+  /* the file's pages of this weight (float32 or f16) are not needed any
+   * more: drop them from this process's resident memory (they stay in the
+   * page cache, and a product the packed copy cannot serve reads them back) */
+  mv_model_release_pages (model, t->data, (size_t) o * k * (t->f16 ? 2 : 4));
+out:
   return st;
 }
 
@@ -402,31 +399,31 @@ mv_dnnl_linear (mv_dnnl_ctx *c, const mv_tensor *w, const float *x, int n, const
   dnnl_memory_desc_init_by_tag (&src, 2, ds, weight_type (be), dnnl_ab);
   dnnl_memory_desc_init_by_tag (&dst, 2, dd, dnnl_f32, dnnl_ab);
   dnnl_memory_desc_init_by_tag (&bias, 2, db, dnnl_f32, dnnl_ab);
-  DNNL_TRY (dnnl_primitive_attr_create (&attr), "attributes");
+  MV_DNNL_TRY (dnnl_primitive_attr_create (&attr), "attributes");
   if (accumulate)
     {
       /* the residual connection: y += x·Wᵀ + b */
-      DNNL_TRY (dnnl_post_ops_create (&po), "post-ops");
-      DNNL_TRY (dnnl_post_ops_append_sum (po, 1.0f), "a sum post-op");
-      DNNL_TRY (dnnl_primitive_attr_set_post_ops (attr, po), "post-ops");
+      MV_DNNL_TRY (dnnl_post_ops_create (&po), "post-ops");
+      MV_DNNL_TRY (dnnl_post_ops_append_sum (po, 1.0f), "a sum post-op");
+      MV_DNNL_TRY (dnnl_primitive_attr_set_post_ops (attr, po), "post-ops");
     }
-  DNNL_TRY (dnnl_matmul_desc_init (&desc, &src, &pw->md, b ? &bias : NULL, &dst), "a matmul");
-  DNNL_TRY (dnnl_primitive_desc_create (&pd, &desc, attr, c->engine, NULL), "a matmul");
+  MV_DNNL_TRY (dnnl_matmul_desc_init (&desc, &src, &pw->md, b ? &bias : NULL, &dst), "a matmul");
+  MV_DNNL_TRY (dnnl_primitive_desc_create (&pd, &desc, attr, c->engine, NULL), "a matmul");
   want = *dnnl_primitive_desc_query_md (pd, dnnl_query_weights_md, 0);
   if (!dnnl_memory_desc_equal (&want, &pw->md))
     goto out; /* this shape wants another layout: let OpenBLAS do it */
-  DNNL_TRY (dnnl_primitive_create (&prim, pd), "a matmul");
-  DNNL_TRY (dnnl_memory_create (&ms, &src, c->engine, (void *) src_data), "memory");
-  DNNL_TRY (dnnl_memory_create (&mw, &pw->md, c->engine, pw->buf), "memory");
-  DNNL_TRY (dnnl_memory_create (&md, &dst, c->engine, y), "memory");
+  MV_DNNL_TRY (dnnl_primitive_create (&prim, pd), "a matmul");
+  MV_DNNL_TRY (dnnl_memory_create (&ms, &src, c->engine, (void *) src_data), "memory");
+  MV_DNNL_TRY (dnnl_memory_create (&mw, &pw->md, c->engine, pw->buf), "memory");
+  MV_DNNL_TRY (dnnl_memory_create (&md, &dst, c->engine, y), "memory");
   if (b)
-    DNNL_TRY (dnnl_memory_create (&mb, &bias, c->engine, (void *) b), "memory");
+    MV_DNNL_TRY (dnnl_memory_create (&mb, &bias, c->engine, (void *) b), "memory");
   {
     dnnl_exec_arg_t args[4] = {
       { DNNL_ARG_SRC, ms }, { DNNL_ARG_WEIGHTS, mw }, { DNNL_ARG_DST, md }, { DNNL_ARG_BIAS, mb }
     };
-    DNNL_TRY (dnnl_primitive_execute (prim, c->stream, b ? 4 : 3, args), "a matmul");
-    DNNL_TRY (dnnl_stream_wait (c->stream), "a matmul");
+    MV_DNNL_TRY (dnnl_primitive_execute (prim, c->stream, b ? 4 : 3, args), "a matmul");
+    MV_DNNL_TRY (dnnl_stream_wait (c->stream), "a matmul");
   }
   done = true;
 out:

@@ -53,4 +53,28 @@ void mv_dnnl_ctx_free (mv_dnnl_ctx *c);
 bool mv_dnnl_linear (mv_dnnl_ctx *c, const mv_tensor *w, const float *x, int n, const float *b,
                      float *y, bool accumulate);
 
+#ifdef MV_HAVE_DNNL
+#include <oneapi/dnnl/dnnl.h>
+
+/* In a function with `magvlt_status st` and an `out:` label: a oneDNN call
+ * that fails sets st to MAGVLT_ERR_INTERNAL with a message naming `what`. */
+#define MV_DNNL_TRY(call, what)                                                                    \
+  do                                                                                               \
+    {                                                                                              \
+      dnnl_status_t s_ = (call);                                                                   \
+      if (s_ != dnnl_success)                                                                      \
+        {                                                                                          \
+          st = mv_fail (MAGVLT_ERR_INTERNAL, "oneDNN: %s failed (status %d)", what, (int) s_);     \
+          goto out;                                                                                \
+        }                                                                                          \
+    }                                                                                              \
+  while (0)
+
+/* buf (dnnl_memory_desc_get_size (md) bytes) ← w: [O, K] row-major float32
+ * reordered into the packed weight layout md (packing at load, and the
+ * in-process matmul peak of bench_matmul.c). */
+magvlt_status mv_dnnl_reorder_weight (dnnl_engine_t engine, const float *w, int o, int k,
+                                      const dnnl_memory_desc_t *md, void *buf);
+#endif
+
 #endif

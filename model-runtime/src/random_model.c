@@ -40,50 +40,10 @@ typedef struct {
   cv_vqgan vq;
 } rm_preset;
 
-/* base and large: spec §2.1 and §1.3 (as cv_config_preset); default: the
- * geometry of data/models/default.gguf (`magvlt info` and its
- * magvlt.vqgan.* keys). The MLP is 4C in all three. */
+/* base and large come from cv_official_geometry; default is the geometry
+ * of data/models/default.gguf (`magvlt info` and its magvlt.vqgan.* keys).
+ * The MLP is 4C in all three. */
 static const rm_preset presets[] = {
-  { "base",
-    { .embed_dim = 1024,
-      .n_layers = 24,
-      .n_heads = 8,
-      .ctx_len_img = 256,
-      .ctx_len_txt = 64,
-      .vocab_size_img = 16384,
-      .vocab_size_txt = 49408 },
-    { .resolution = 256,
-      .in_channels = 3,
-      .out_ch = 3,
-      .ch = 128,
-      .n_levels = 5,
-      .ch_mult = { 1, 1, 2, 2, 4 },
-      .num_res_blocks = 2,
-      .n_attn = 1,
-      .attn_res = { 16 },
-      .z_channels = 256,
-      .embed_dim = 256,
-      .n_embed = 16384 } },
-  { "large",
-    { .embed_dim = 1280,
-      .n_layers = 36,
-      .n_heads = 10,
-      .ctx_len_img = 256,
-      .ctx_len_txt = 64,
-      .vocab_size_img = 16384,
-      .vocab_size_txt = 49408 },
-    { .resolution = 256,
-      .in_channels = 3,
-      .out_ch = 3,
-      .ch = 128,
-      .n_levels = 5,
-      .ch_mult = { 1, 1, 2, 2, 4 },
-      .num_res_blocks = 2,
-      .n_attn = 1,
-      .attn_res = { 16 },
-      .z_channels = 256,
-      .embed_dim = 256,
-      .n_embed = 16384 } },
   { "default",
     { .embed_dim = 256,
       .n_layers = 8,
@@ -136,14 +96,14 @@ resolve (const magvlt_random_model_params *p, cv_stage2 *g, cv_vqgan *v)
   for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++)
     if (p->preset && strcmp (p->preset, presets[i].name) == 0)
       pr = &presets[i];
-  if (!pr)
+  if (!pr && !cv_official_geometry (p->preset, g, v))
     return mv_fail (MAGVLT_ERR_INVALID_ARG, "unknown preset '%s' (use base, large or default)",
                     p->preset ? p->preset : "(null)");
   if (p->weight_type != MAGVLT_WEIGHTS_F16 && p->weight_type != MAGVLT_WEIGHTS_F32
       && p->weight_type != MAGVLT_WEIGHTS_BF16)
     return mv_fail (MAGVLT_ERR_INVALID_ARG, "unknown weight type %d", (int) p->weight_type);
-  *g = pr->s2;
-  *v = pr->vq;
+  if (pr)
+    *g = pr->s2, *v = pr->vq;
   int32_t grid = (int32_t) lround (sqrt ((double) g->ctx_len_img));
   magvlt_status st;
   /* the VQGAN's resolution is grid × 2^(levels − 1), at most 8192 */
