@@ -4,25 +4,12 @@
  * Usage: test-api MODEL.gguf */
 #include "magvlt.h"
 
+#include "../lib/expect.h"
+
 #include <glib.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-static int n_passed, n_failed;
-
-static void
-expect (bool ok, const char *what)
-{
-  printf ("%s %s\n", ok ? "ok  " : "FAIL", what);
-  ok ? n_passed++ : n_failed++;
-}
-
-static bool
-contains (const char *s, const char *part)
-{
-  return strstr (s, part) != NULL;
-}
 
 typedef struct {
   magvlt_model_info in;
@@ -217,6 +204,5 @@ main (int argc, char **argv)
   magvlt_context_free (ctx_read);
   magvlt_model_free (model);
   magvlt_model_free (model_read);
-  printf ("%d passed, %d failed\n", n_passed, n_failed);
-  return n_failed != 0;
+  return expect_finish ();
 }

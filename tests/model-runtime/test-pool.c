@@ -5,21 +5,14 @@
  * that once hung), after use, and with one thread. */
 #include "pool.h"
 
+#include "../lib/expect.h"
+
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static int n_passed, n_failed;
-
-static void
-check (const char *what, bool ok)
-{
-  printf ("%s %s\n", ok ? "ok  " : "FAIL", what);
-  ok ? n_passed++ : n_failed++;
-}
 
 typedef struct {
   atomic_int *runs; /* per task */
@@ -81,14 +74,14 @@ main (void)
       ok = p != NULL;
       mv_pool_free (p);
     }
-  check ("200 pools of 3 threads created and freed at once", ok);
+  expect (ok, "200 pools of 3 threads created and freed at once");
 
   mv_pool *pool = mv_pool_new (3);
-  check ("pool of 3 threads", pool && mv_pool_threads (pool) == 3);
-  check ("20,000 loops of 1..7 tasks, each task once per loop",
-         run_loops (pool, 20000, 7, NULL) && run_loops (pool, 3000, 1, NULL)
-           && run_loops (pool, 3000, 2, NULL));
-  check ("one loop of 100,000 tasks", run_loops (pool, 1, 100000, NULL));
+  expect (pool && mv_pool_threads (pool) == 3, "pool of 3 threads");
+  expect (run_loops (pool, 20000, 7, NULL) && run_loops (pool, 3000, 1, NULL)
+            && run_loops (pool, 3000, 2, NULL),
+          "20,000 loops of 1..7 tasks, each task once per loop");
+  expect (run_loops (pool, 1, 100000, NULL), "one loop of 100,000 tasks");
 
   /* after the workers have gone to sleep (they spin 0.2 ms) */
   struct timespec ts = { 0, 20000000 };
@@ -100,18 +93,22 @@ main (void)
     all_once &= atomic_load (&j.runs[t]) == 1;
   for (int t = 0; t < 3; t++)
     used += atomic_load (&j.per_thread[t]) > 0;
-  check ("after the workers slept: 64 slow tasks, each once", all_once && !j.bad_thread);
+  expect (all_once && !j.bad_thread, "after the workers slept: 64 slow tasks, each once");
   printf ("     (threads that took a task: %d of 3)\n", used);
-  check ("the workers woke and took tasks", used >= 2);
+  expect (used >= 2, "the workers woke and took tasks");
   free (j.runs);
-  check ("zero tasks is a no-op", (mv_pool_run (pool, 0, count_task, NULL), true));
+  count_job none = { calloc (1, sizeof (atomic_int)), 3 };
+  mv_pool_run (pool, 0, count_task, &none);
+  mv_pool_run (pool, -1, count_task, &none);
+  expect (atomic_load (&none.runs[0]) == 0 && atomic_load (&none.per_thread[0]) == 0,
+          "zero or negative task counts run nothing");
+  free (none.runs);
   mv_pool_free (pool);
 
   mv_pool *one = mv_pool_new (1);
-  check ("a one-thread pool runs inline", one && run_loops (one, 100, 5, NULL));
+  expect (one && run_loops (one, 100, 5, NULL), "a one-thread pool runs inline");
   mv_pool_free (one);
-  check ("a NULL pool runs inline", run_loops (NULL, 10, 5, NULL));
+  expect (run_loops (NULL, 10, 5, NULL), "a NULL pool runs inline");
 
-  printf ("%d passed, %d failed\n", n_passed, n_failed);
-  return n_failed ? 1 : 0;
+  return expect_finish ();
 }

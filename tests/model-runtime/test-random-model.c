@@ -8,26 +8,13 @@
  * Usage: test-random-model DEFAULT_MODEL.gguf (data/models/default.gguf) */
 #include "magvlt.h"
 
+#include "../lib/expect.h"
+
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
-
-static int n_passed, n_failed;
-
-static void
-expect (bool ok, const char *what)
-{
-  printf ("%s %s\n", ok ? "ok  " : "FAIL", what);
-  ok ? n_passed++ : n_failed++;
-}
-
-static bool
-contains (const char *s, const char *part)
-{
-  return strstr (s, part) != NULL;
-}
 
 static magvlt_model *
 load (const char *path)
@@ -225,6 +212,5 @@ main (int argc, char **argv)
   for (int i = 0; i < 4; i++)
     g_unlink (paths[i]);
   g_rmdir (dir);
-  printf ("%d passed, %d failed\n", n_passed, n_failed);
-  return n_failed ? 1 : 0;
+  return expect_finish ();
 }
