@@ -3,7 +3,7 @@
 numbers are copied by a program, not by hand.
 
     card_tables.py --eval data/models/eval.json --data DATA \\
-        [--ablation NAME=full.json,no-mixsel.json,no-unroll.json ...]
+        [--ablation NAME=full.json,no-mixsel.json,no-unroll.json ...] [--regression data/models/regression.json]
 
 --data adds a baseline evaluate.py does not compute: the caption "a flag on a <colour>
 background", which names the concept (word F1 >= 0.5) of every "flag of X" concept, so a model that
@@ -109,18 +109,35 @@ def ablation_table(title: str, files: list[str]) -> str:
     return "\n".join(out)
 
 
+def regression_section(path: str) -> str:
+    """The card's regression table and codes, from record_regression.py's JSON."""
+    rec = json.load(open(path))
+    out = [f"| image (held-out test split) | style | reference | caption (seed {rec['captions'][0]['seed']}, "
+           f"{'one thread' if rec['threads'] == 1 else str(rec['threads']) + ' threads'}) |",
+           "|---|---|---|---|"]
+    out += [f"| `{c['image']}` | {c['style']} | {c['reference']} | {c['caption']} |" for c in rec["captions"]]
+    for g in rec["generations"]:
+        out += ["", f"Generation \"{g['prompt']}\", seed {g['seed']}: codes {' '.join(map(str, g['codes']))}"]
+    out += ["", f"Model sha256: `{rec['sha256']}`."]
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--eval", required=True)
     ap.add_argument("--data")
     ap.add_argument("--ablation", action="append", default=[],
                     help="TITLE=a.json,b.json,... (val split; 'steps' read from each JSON when present)")
+    ap.add_argument("--regression", help="also the regression section, from this regression.json")
     a = ap.parse_args()
     print(main_tables(json.load(open(a.eval)), a.data))
     for spec in a.ablation:
         title, files = spec.split("=", 1)
         print()
         print(ablation_table(title, files.split(",")))
+    if a.regression:
+        print()
+        print(regression_section(a.regression))
 
 
 if __name__ == "__main__":

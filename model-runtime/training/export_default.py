@@ -76,7 +76,10 @@ def write_official(stage2_ckpt: str, vqgan_pt: str, tok: CharBpe, out_dir: str, 
     sd.update({"model_vqvae." + k: v.float() for k, v in vq["state_dict"].items()})
     os.makedirs(out_dir, exist_ok=True)
     ckpt = os.path.join(out_dir, f"{name}.ckpt")
-    torch.save({"state_dict": sd, "global_step": st["step"]}, ckpt)
+    # an --export file of a run started from --init weights counts that run's steps in "step" and
+    # the whole training in "steps_total"; the official global_step is the whole training
+    steps = int(st.get("steps_total", st["step"]))
+    torch.save({"state_dict": sd, "global_step": steps}, ckpt)
     y = official_yaml(st["config"], vq["geometry"], tok, name, st.get("args", {}))
     cfg_path = os.path.join(out_dir, f"{name}.yaml")
     with open(cfg_path, "w") as f:
@@ -86,7 +89,7 @@ def write_official(stage2_ckpt: str, vqgan_pt: str, tok: CharBpe, out_dir: str, 
         f.write("\n".join(tok.merges) + "\n")
     with open(os.path.join(out_dir, f"{name}-vocab.json"), "w", encoding="utf-8") as f:
         json.dump({s: i for i, s in enumerate(tok.vocab)}, f, ensure_ascii=False)
-    return ckpt, cfg_path, st["step"]
+    return ckpt, cfg_path, steps
 
 
 def official_to_gguf(ckpt: str, cfg_path: str, tok: CharBpe, out: str, name: str, f16: bool = False) -> dict:

@@ -10,21 +10,22 @@
 #         timeout_s=420)
 # To go on training the shipped model rather than start afresh, also carry its weights as
 # build/gpu-work/init.pt (an --export file; the shipped one's is kept in the training cache,
-# WORK/gpu/run/main3.pt, 15 MB in float16 — see TRAINING_NOTES.md): the run then starts from them
-# with a fresh optimiser, a short warm-up and a new cosine decay over its time budget.
+# WORK/gpu4/run/main.pt, 15 MB in float16 -- see TRAINING_NOTES.md; carry float16, not float32:
+# the repository (29 MB) + codes (9 MB) + 30 MB of float32 weights is over the 64 MiB that
+# travels): the run then starts from them with a fresh optimiser, a short warm-up and a new cosine
+# decay over its time budget.
 #
-# The default model (C 256, 8 layers, 4 heads, batch 512) trains alone unless ABLATE=1, which
+# The default model (C 256, 8 layers, 4 heads, batch 2048) trains alone unless ABLATE=1, which
 # also trains the ablation (full / without MixSel / without UnrollMask at C 192, 6 layers, batch
 # 256) beside it on the same GPU; each of the four then gets about a quarter of the steps.
 # Every run's cosine schedule ends when its time budget does (train.py --time-budget), so the
 # weights that come back are the decayed ones, not a snapshot cut off mid-schedule.
 #
-# Measured on an H100 (2026-11-27, PyTorch 2.11, batch 512): about 0.21 s per step for the default
-# model alone and 0.28 s with the three ablation runs beside it — the step is bound by Python and
-# kernel launches (seven small forward passes per step), not by the GPU; see TRAINING_NOTES.md. The
-# shipped model is still underfit after 2,897 such steps, so the recipe now uses batch 2048: nearly
-# four times the samples per second at about the same step time (NOT yet measured on a GPU; if a
-# step takes much longer than 0.3 s, go back to 512).
+# Measured on an H100 (2026-11-27, PyTorch 2.11): batch 512, about 0.21 s per step for the default
+# model alone and 0.28 s with the three ablation runs beside it -- the step is bound by Python and
+# kernel launches (seven small forward passes per step), not by the GPU; see TRAINING_NOTES.md.
+# Batch 2048 (the default now, run 4): 0.25 s per step (first 200 steps: 51.1 s), so 3.3 times
+# the samples per second of batch 512; 1,335 steps in a 320 s budget, 342 s for the whole script.
 #
 # What comes back in $OUT: gpu-results.tar.gz split into parts of <= 15 MiB (float16 weights
 # without optimiser state, logs; at most 64 MiB in all). Here:
@@ -39,7 +40,7 @@ set -u
 W=${1:?usage: gpu_recipe.sh WORK_DIR_WITH_codes.npz_AND_bpe.json}
 OUT=${OUT:-/tmp/gpu-out}
 DEVICE=${DEVICE:-cuda}
-BUDGET=${BUDGET:-280}
+BUDGET=${BUDGET:-320}
 ABLATE=${ABLATE:-0}
 ABL_STEPS=${ABL_STEPS:-2000}
 MAIN=${MAIN:---embed-dim 256 --n-layers 8 --n-heads 4 --batch 2048}
@@ -53,9 +54,9 @@ $PY -c 'import sys, torch, numpy
 print("python", sys.version.split()[0], "torch", torch.__version__, "numpy", numpy.__version__,
       torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no CUDA")'
 
-common="--device $DEVICE --threads 2 --time-budget $BUDGET --task-weights 3,1,1 --log-every 50 --export-half"
+common="--device $DEVICE --threads 2 --time-budget $BUDGET --task-weights 2,1,1 --log-every 50 --export-half"
 if [ -f "$W/init.pt" ]; then
-    start="--init $W/init.pt --lr 8e-4 --warmup 50"
+    start="--init $W/init.pt --lr 1.2e-3 --warmup 100"
 else
     start="--lr 2e-3 --warmup 200"
 fi
