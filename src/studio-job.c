@@ -19,8 +19,24 @@ studio_job_new (StudioJobKind kind)
 
   job->kind = kind;
   job->params = magvlt_sampling_default_params ();
+  job->temperature_scale = 1.0;
   job->edit = magvlt_edit_default_params ();
   return job;
+}
+
+void
+studio_job_use_model (StudioJob *job, const magvlt_model *model)
+{
+  magvlt_sampling_params p = magvlt_model_sampling_params (model);
+  float scale = (float) job->temperature_scale;
+
+  p.seed = job->params.seed;
+  p.n_candidates = job->params.n_candidates;
+  p.image_steps = job->params.image_steps;
+  /* the schedule keeps the model's shape; only its level moves */
+  p.image_temperature_start *= scale;
+  p.image_temperature_end *= scale;
+  job->params = p;
 }
 
 void

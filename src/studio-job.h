@@ -23,7 +23,11 @@ typedef struct {
   char *prompt;     /* caption / prompt / infill text */
   GdkPixbuf *image; /* RGB, no alpha; never modified after submission */
   GBytes *mask;     /* width × height bytes, or NULL */
+  /* The window chooses the seed, the candidates, the image steps and the
+   * temperature scale; everything else is the loaded model's own
+   * (magvlt_model_sampling_params), merged in by studio_job_use_model(). */
   magvlt_sampling_params params;
+  double temperature_scale; /* × the model's image temperatures (1 = as is) */
   magvlt_edit_params edit;
 } StudioJob;
 
@@ -65,6 +69,9 @@ void studio_job_free (StudioJob *job);
 void studio_job_result_free (StudioJobResult *result);
 void studio_progress_free (StudioProgress *progress);
 const char *studio_job_kind_name (StudioJobKind kind);
+/* job->params ← the model's sampling values with the job's seed,
+ * candidates, image steps and temperature scale over them. */
+void studio_job_use_model (StudioJob *job, const magvlt_model *model);
 StudioJobResult *studio_job_run (StudioJob *job, magvlt_context *ctx, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (StudioJob, studio_job_free)

@@ -144,7 +144,7 @@ studio_preferences_new (GtkWindow *parent, GSettings *settings)
   self->settings = g_object_ref (settings);
   bind_int (self, "steps", self->steps_adjustment);
   bind_int (self, "candidates", self->candidates_adjustment);
-  g_settings_bind (settings, "temperature", self->temperature_adjustment, "value",
+  g_settings_bind (settings, "temperature-scale", self->temperature_adjustment, "value",
                    G_SETTINGS_BIND_DEFAULT);
   bind_int (self, "threads", self->threads_adjustment);
   bind_int (self, "padding", self->padding_adjustment);

@@ -600,11 +600,8 @@ studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *tex
   job->edit.feather = (int) gtk_adjustment_get_value (self->feather_adjustment);
   if (self->settings)
     {
-      double t = g_settings_get_double (self->settings, "temperature");
-
-      /* the official schedule 1.4 → 0.6, scaled to start at t */
-      job->params.image_temperature_end = (float) (t * 0.6 / 1.4);
-      job->params.image_temperature_start = (float) t;
+      /* × the model's own schedule (studio_job_use_model) */
+      job->temperature_scale = g_settings_get_double (self->settings, "temperature-scale");
       job->edit.padding = g_settings_get_int (self->settings, "padding");
       studio_worker_set_preview_decode_every (
         self->worker, g_settings_get_int (self->settings, "preview-decode-interval"));

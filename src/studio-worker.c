@@ -202,6 +202,7 @@ do_run (StudioWorker *self, Request *r)
   magvlt_context_set_callbacks (self->ctx, &cb);
   if (cancellable)
     handler = g_cancellable_connect (cancellable, G_CALLBACK (cancel_engine), self, NULL);
+  studio_job_use_model (r->job, self->model);
   result = studio_job_run (r->job, self->ctx, &error);
   if (cancellable)
     g_cancellable_disconnect (cancellable, handler);

@@ -429,6 +429,13 @@ typedef struct magvlt_sampling_params {
 /* The official sampling configuration's values for one candidate. */
 MAGVLT_API magvlt_sampling_params magvlt_sampling_default_params (void);
 
+/* The values the model file recommends for one candidate: its
+ * magvlt.sampling.* keys (steps, temperatures, top-k; FORMAT.md) over
+ * magvlt_sampling_default_params for those it lacks. An official
+ * checkpoint's are the official values; the default model's were chosen on
+ * its validation split. NULL or a VQGAN-only model: the defaults. */
+MAGVLT_API magvlt_sampling_params magvlt_model_sampling_params (const magvlt_model *model);
+
 typedef struct magvlt_candidate {
   int32_t *image_codes; /* [I], or NULL for text-only jobs */
   uint8_t *image;       /* width × height × 3 RGB, or NULL */

@@ -319,6 +319,7 @@ load_into (magvlt_model *m, const char *path, const magvlt_model_params *p)
     return st;
   for (uint64_t i = 0; i < m->file.n_tensors && !m->has_stage2; i++)
     m->has_stage2 = strncmp (m->file.tensors[i].name, "stage2.", 7) == 0;
+  m->sampling = magvlt_sampling_default_params ();
   if (!m->has_stage2)
     {
       if ((st = load_vqgan_only (m)) != MAGVLT_OK)
@@ -333,6 +334,8 @@ load_into (magvlt_model *m, const char *path, const magvlt_model_params *p)
       if ((st = mv_tokenizer_load (&m->file, m->hp.vocab_size_txt, m->hp.text_eot_id,
                                    m->hp.ctx_len_txt, &m->tokenizer))
           != MAGVLT_OK)
+        return st;
+      if ((st = mv_model_read_sampling (&m->file, &m->sampling)) != MAGVLT_OK)
         return st;
       count_params (m);
     }

@@ -86,8 +86,13 @@ struct magvlt_model {
   int64_t n_params_stage2;
   int64_t n_params_vqgan;
   const char *weight_type;
-  struct mv_tokenizer *tokenizer; /* NULL when the file has no text tokenizer */
+  struct mv_tokenizer *tokenizer;  /* NULL when the file has no text tokenizer */
+  magvlt_sampling_params sampling; /* the file's magvlt.sampling.* over the defaults */
 };
+
+/* *sp ← the official defaults with the file's magvlt.sampling.* values over
+ * them (model_sampling.c); a value out of range is MAGVLT_ERR_FORMAT. */
+magvlt_status mv_model_read_sampling (const gguf_file *f, magvlt_sampling_params *sp);
 
 /* Drops the resident pages of [data, data + bytes) when they belong to the
  * model's file mapping (after a backend packed a copy of that tensor): the

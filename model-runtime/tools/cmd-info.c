@@ -58,6 +58,12 @@ cli_info (int argc, char **argv)
             ti.vocab_size, ti.n_merges, ti.end_of_word_suffix, ti.lowercase ? ", lowercase" : "");
   else
     printf ("tokenizer:      none (`magvlt tokenize` needs a model exported with one)\n");
+  magvlt_sampling_params sp = magvlt_model_sampling_params (model);
+  printf ("sampling:       image %d steps, temperature %g -> %g, choice temperature %g -> %g; "
+          "text %d steps, temperature %g, top-k %d\n",
+          sp.image_steps, (double) sp.image_temperature_start, (double) sp.image_temperature_end,
+          (double) sp.image_choice_temperature_start, (double) sp.image_choice_temperature_end,
+          sp.text_steps, (double) sp.text_temperature, sp.text_top_k);
   magvlt_model_free (model);
   return CLI_EXIT_OK;
 }

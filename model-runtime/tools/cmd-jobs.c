@@ -30,17 +30,21 @@ static const char common_description[] =
   "from its build folder, data/models/default.gguf of the source tree. The model\n"
   "must include the VQGAN (image tokenizer) and the text tokenizer.\n"
   "\n"
-  "Sampling: --steps sets the image refinement steps (default 10, cosine schedule)\n"
-  "of generate, inpaint and edit, the text mask-predict steps (default 12) of\n"
-  "caption and infill, and both for joint. --temperature T sets the start of the\n"
-  "image temperature schedule to T and scales its end in proportion (default\n"
-  "1.4 -> 0.6) for generate, inpaint, edit and joint, and the text temperature\n"
-  "(default 0.1) for caption and infill. --candidates N draws N independent\n"
+  "Sampling: the defaults are the model file's own (`magvlt info` lists them;\n"
+  "an official checkpoint's are the official values: 10 image steps, 12 text\n"
+  "steps, temperature 1.4 -> 0.6, choice temperature 2.0 -> 0.2, text temperature\n"
+  "0.1, top-k 32). --steps sets the image refinement steps (cosine schedule)\n"
+  "of generate, inpaint and edit, the text mask-predict steps of caption and\n"
+  "infill, and both for joint. --temperature T sets the start of the image\n"
+  "temperature schedule to T and scales its end in proportion for generate,\n"
+  "inpaint, edit and joint, and the text temperature for caption and infill;\n"
+  "--choice-temperature does the same for the noise on the scores that decide\n"
+  "which image codes are kept at each step. --candidates N draws N independent\n"
   "samples (seeds SEED, SEED+1, ...) and ranks them by the model's mean\n"
   "log-likelihood of the tokens it chose, best first (default 1, for speed).\n"
   "--official-sampling uses the official sampling configurations' candidate\n"
   "counts, 32 for images and 64 for captions (much slower; --candidates wins over\n"
-  "it); the other sampling values are the official ones by default. Without\n"
+  "it). Without\n"
   "--seed a seed is taken from the clock and printed (\"seed: N\" on stderr,\n"
   "\"seed\" in --json): the same seed, inputs, options and backend give\n"
   "byte-identical results, whatever --threads (\"backend\" in --json and in\n"
@@ -149,6 +153,7 @@ run_clear (job_run *r)
   g_free (r->steps_arg);
   g_free (r->candidates_arg);
   g_free (r->temperature_arg);
+  g_free (r->choice_temperature_arg);
   g_free (r->strength_arg);
   g_free (r->padding_arg);
   g_free (r->feather_arg);
@@ -212,19 +217,24 @@ job_entries (job_run *r)
   ADD ("model", 'm', 0, G_OPTION_ARG_FILENAME, &r->model_path,
        "Model file (GGUF; default: see below)", "MODEL");
   ADD ("steps", 0, 0, G_OPTION_ARG_STRING, &r->steps_arg,
-       k == JOB_CAPTION || k == JOB_INFILL ? "Text refinement steps (default 12)"
-       : k == JOB_JOINT                    ? "Image and text refinement steps (default 10, 12)"
-                                           : "Image refinement steps (default 10)",
+       k == JOB_CAPTION || k == JOB_INFILL ? "Text refinement steps (default: the model's)"
+       : k == JOB_JOINT ? "Image and text refinement steps (default: the model's)"
+                        : "Image refinement steps (default: the model's)",
        "N");
   ADD ("candidates", 0, 0, G_OPTION_ARG_STRING, &r->candidates_arg,
        "Independent samples, ranked (default 1)", "N");
   ADD ("seed", 0, 0, G_OPTION_ARG_STRING, &r->seed_str,
        "Random seed, 0 to 2^53-1 (default: from the clock, printed)", "N");
   ADD ("temperature", 0, 0, G_OPTION_ARG_STRING, &r->temperature_arg,
-       k == JOB_CAPTION || k == JOB_INFILL ? "Text sampling temperature (default 0.1)"
-                                           : "Start of the image temperature schedule (default "
-                                             "1.4; the end follows in proportion)",
+       k == JOB_CAPTION || k == JOB_INFILL ? "Text sampling temperature (default: the model's)"
+                                           : "Start of the image temperature schedule (default: "
+                                             "the model's; the end follows in proportion)",
        "T");
+  if (image_job (k))
+    ADD ("choice-temperature", 0, 0, G_OPTION_ARG_STRING, &r->choice_temperature_arg,
+         "Start of the schedule of the noise on which image codes are kept (default: the "
+         "model's; the end follows in proportion)",
+         "T");
   ADD ("official-sampling", 0, 0, G_OPTION_ARG_NONE, &r->official,
        k == JOB_CAPTION || k == JOB_INFILL ? "The official candidate count (64 for captions)"
                                            : "The official candidate count (32 for images)",
@@ -287,6 +297,43 @@ double_option (job_run *r, const char *name, const char *s, double max, double *
   return -1;
 }
 
+/* r->sp ← base (the defaults until the model is loaded, then the model's
+ * own, magvlt_model_sampling_params) with the options over it. */
+static void
+set_sampling (job_run *r, magvlt_sampling_params base)
+{
+  magvlt_sampling_params *sp = &r->sp;
+  job_kind k = r->kind;
+  *sp = base;
+  sp->seed = r->seed;
+  gboolean text = k == JOB_CAPTION || k == JOB_INFILL;
+  if (r->official)
+    sp->n_candidates = text ? OFFICIAL_TEXT_CANDIDATES : OFFICIAL_IMAGE_CANDIDATES;
+  if (r->candidates_arg)
+    sp->n_candidates = r->candidates;
+  if (r->steps_arg && (text || k == JOB_JOINT))
+    sp->text_steps = r->steps;
+  if (r->steps_arg && !text)
+    sp->image_steps = r->steps;
+  r->main_steps = text ? sp->text_steps : sp->image_steps;
+  if (r->temperature_arg && text)
+    sp->text_temperature = (float) r->temperature;
+  else if (r->temperature_arg)
+    {
+      float scale = (float) r->temperature / sp->image_temperature_start;
+      sp->image_temperature_start = (float) r->temperature;
+      sp->image_temperature_end *= scale;
+    }
+  if (r->choice_temperature_arg && sp->image_choice_temperature_start > 0.0f)
+    {
+      float scale = (float) r->choice_temperature / sp->image_choice_temperature_start;
+      sp->image_choice_temperature_start = (float) r->choice_temperature;
+      sp->image_choice_temperature_end *= scale;
+    }
+  else if (r->choice_temperature_arg) /* a model without choice noise: no end to scale */
+    sp->image_choice_temperature_start = (float) r->choice_temperature;
+}
+
 /* Checks the options and fills the sampling parameters; returns an exit
  * status, or -1 to go on. */
 static int
@@ -315,6 +362,9 @@ check_options (job_run *r, int argc, char **argv)
   if ((rc = int_option (r, "--steps", r->steps_arg, 1, 1000, &r->steps)) >= 0
       || (rc = int_option (r, "--candidates", r->candidates_arg, 1, 1024, &r->candidates)) >= 0
       || (rc = double_option (r, "--temperature", r->temperature_arg, 100.0, &r->temperature)) >= 0
+      || (rc = double_option (r, "--choice-temperature", r->choice_temperature_arg, 100.0,
+                              &r->choice_temperature))
+           >= 0
       || (rc = double_option (r, "--strength", r->strength_arg, 1.0, &r->strength)) >= 0
       || (rc = int_option (r, "--padding", r->padding_arg, 0, 65536, &r->padding)) >= 0
       || (rc = int_option (r, "--feather", r->feather_arg, 0, 4096, &r->feather)) >= 0)
@@ -336,27 +386,7 @@ check_options (job_run *r, int argc, char **argv)
   else
     r->seed = ((guint64) g_get_real_time () ^ ((guint64) getpid () << 16)) & 0xffffffffu;
 
-  magvlt_sampling_params *sp = &r->sp;
-  *sp = magvlt_sampling_default_params ();
-  sp->seed = r->seed;
-  gboolean text = k == JOB_CAPTION || k == JOB_INFILL;
-  if (r->official)
-    sp->n_candidates = text ? OFFICIAL_TEXT_CANDIDATES : OFFICIAL_IMAGE_CANDIDATES;
-  if (r->candidates_arg)
-    sp->n_candidates = r->candidates;
-  if (r->steps_arg && (text || k == JOB_JOINT))
-    sp->text_steps = r->steps;
-  if (r->steps_arg && !text)
-    sp->image_steps = r->steps;
-  r->main_steps = text ? sp->text_steps : sp->image_steps;
-  if (r->temperature_arg && text)
-    sp->text_temperature = (float) r->temperature;
-  else if (r->temperature_arg)
-    {
-      float scale = (float) r->temperature / sp->image_temperature_start;
-      sp->image_temperature_start = (float) r->temperature;
-      sp->image_temperature_end *= scale;
-    }
+  set_sampling (r, magvlt_sampling_default_params ());
   r->ep = magvlt_edit_default_params ();
   if (k == JOB_EDIT)
     r->ep.strength = (float) r->strength;
@@ -430,6 +460,7 @@ open_model (job_run *r)
       return CLI_EXIT_FAILED;
     }
   magvlt_model_get_info (r->model, &r->info);
+  set_sampling (r, magvlt_model_sampling_params (r->model));
   magvlt_tokenizer_info ti;
   if (!cli_need_transformer (r->cmd, r->model_path, &r->info))
     return CLI_EXIT_FAILED;

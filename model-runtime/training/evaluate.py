@@ -29,6 +29,7 @@ import collections
 import json
 import math
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -117,8 +118,11 @@ def name_recall(caption: str, name: str) -> float:
 # CLI drivers
 # ---------------------------------------------------------------------------------------------
 class Engine:
-    def __init__(self, cli: str, model: str, threads: int = 1) -> None:
+    def __init__(self, cli: str, model: str, threads: int = 1, image_args: List[str] | None = None,
+                 caption_args: List[str] | None = None) -> None:
         self.cli, self.model, self.threads = cli, model, threads
+        # sampling options over the model's own (e.g. --temperature), to choose them on val
+        self.image_args, self.caption_args = image_args or [], caption_args or []
 
     def _run(self, args: List[str]) -> str:
         p = subprocess.run([self.cli] + args + ["-m", self.model, "-t", str(self.threads)],
@@ -130,18 +134,19 @@ class Engine:
     def captions(self, paths: List[str], seed: int, chunk: int = 200) -> List[dict]:
         out = []
         for i in range(0, len(paths), chunk):
-            args = ["caption", "--json", "--seed", str(seed)]
+            args = ["caption", "--json", "--seed", str(seed)] + self.caption_args
             for p in paths[i:i + chunk]:
                 args += ["-i", p]
             out += [json.loads(l) for l in self._run(args).splitlines() if l.startswith("{")]
         return out
 
     def generate(self, prompt: str, out: str, seed: int) -> dict:
-        return json.loads(self._run(["generate", "--json", "-p", prompt, "-o", out, "--seed", str(seed)]).splitlines()[-1])
+        return json.loads(self._run(["generate", "--json", "-p", prompt, "-o", out, "--seed", str(seed)]
+                                    + self.image_args).splitlines()[-1])
 
     def inpaint(self, image: str, mask: str, prompt: str, out: str, seed: int) -> dict:
         return json.loads(self._run(["inpaint", "--json", "-i", image, "--mask", mask, "-p", prompt, "-o", out,
-                                     "--seed", str(seed)]).splitlines()[-1])
+                                     "--seed", str(seed)] + self.image_args).splitlines()[-1])
 
     def vq_roundtrip(self, image: str, out: str) -> List[int]:
         codes = json.loads(subprocess.run([self.cli, "vq", "encode", "-m", self.model, "-i", image, "--json",
@@ -314,6 +319,9 @@ def main() -> None:
                          "what data/models/eval.json was measured with, so numbers compare like for like), "
                          "bf16 (what the app uses on CPUs with AVX512-BF16), or auto")
     ap.add_argument("--skip", default="", help="comma list of: caption, generate, inpaint, vq")
+    ap.add_argument("--image-args", default="", help="extra `magvlt generate|inpaint` options, e.g. "
+                    "'--temperature 1.0 --choice-temperature 1.0' (default: the model's sampling values)")
+    ap.add_argument("--caption-args", default="", help="extra `magvlt caption` options, e.g. '--temperature 0.3'")
     a = ap.parse_args()
     os.environ["MAGVLT_BACKEND"] = a.backend  # every `magvlt` run below inherits it
     import torch
@@ -324,7 +332,7 @@ def main() -> None:
     with open(os.path.join(a.data, "meta.json")) as f:
         meta = json.load(f)
     info = subprocess.run([a.cli, "info", "-m", a.model], capture_output=True, text=True, check=True).stdout
-    eng = Engine(a.cli, a.model, a.threads)
+    eng = Engine(a.cli, a.model, a.threads, shlex.split(a.image_args), shlex.split(a.caption_args))
     g = [l for l in info.splitlines() if l.startswith("vocabularies:")][0]
     z["n_codes"] = int(g.split()[1])
     z["n_img"] = int([l for l in info.splitlines() if l.startswith("sequence:")][0].split("=")[1].split()[2])
@@ -334,7 +342,9 @@ def main() -> None:
     png_dir = os.path.join(a.data, "png")
     skip = set(a.skip.split(","))
     res = {"model": os.path.abspath(a.model), "model_bytes": os.path.getsize(a.model), "seed": a.seed,
-           "threads": a.threads, "backend": a.backend, "most_frequent_caption": most_frequent, "splits": {}}
+           "threads": a.threads, "backend": a.backend, "most_frequent_caption": most_frequent,
+           "sampling": [l for l in info.splitlines() if l.startswith("sampling:")][0].split(":", 1)[1].strip(),
+           "image_args": a.image_args, "caption_args": a.caption_args, "splits": {}}
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
         for sp in a.splits.split(","):

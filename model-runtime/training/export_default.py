@@ -28,9 +28,15 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from charbpe import CharBpe  # noqa: E402
-from export_gguf import (check_shapes, geometry_from_yaml, stage2_shapes,  # noqa: E402
-                         vqgan_shapes, write_model_gguf)
+from export_gguf import (SAMPLING_TYPES, check_shapes, geometry_from_yaml,  # noqa: E402
+                         sampling_from_yaml, stage2_shapes, vqgan_shapes, write_model_gguf)
 from reference import load_official_state_dict  # noqa: E402
+
+
+# Sampling values of the shipped model over the official ones (which were tuned for MAGVLT-base
+# on photographs): chosen on the VALIDATION split with evaluate.py --image-args / --caption-args
+# (see MODEL_CARD.md); the engine reads them from the GGUF as this model's defaults.
+DEFAULT_MODEL_SAMPLING: dict = {}
 
 
 def official_yaml(cfg: dict, vq_geom: dict, tok: CharBpe, name: str, args: dict) -> dict:
@@ -69,7 +75,23 @@ def official_yaml(cfg: dict, vq_geom: dict, tok: CharBpe, name: str, args: dict)
     }
 
 
-def write_official(stage2_ckpt: str, vqgan_pt: str, tok: CharBpe, out_dir: str, name: str) -> tuple:
+def parse_sampling(items: list[str]) -> dict:
+    """KEY=VALUE pairs (keys of export_gguf.SAMPLING_TYPES) into typed values."""
+    out = {}
+    for item in items:
+        k, sep, v = item.partition("=")
+        if not sep or k not in SAMPLING_TYPES:
+            raise SystemExit(f"--sampling {item!r}: expected KEY=VALUE with KEY one of {', '.join(SAMPLING_TYPES)}")
+        kind = SAMPLING_TYPES[k]
+        try:
+            out[k] = int(v) if kind == "u32" else float(v) if kind == "f32" else v
+        except ValueError:
+            raise SystemExit(f"--sampling {item!r}: {v!r} is not a{'n integer' if kind == 'u32' else ' number'}")
+    return out
+
+
+def write_official(stage2_ckpt: str, vqgan_pt: str, tok: CharBpe, out_dir: str, name: str,
+                   sampling: dict | None = None) -> tuple:
     st = torch.load(stage2_ckpt, map_location="cpu")
     vq = torch.load(vqgan_pt, map_location="cpu")
     sd = {"model." + k: v.float() for k, v in st["model"].items()}
@@ -81,6 +103,7 @@ def write_official(stage2_ckpt: str, vqgan_pt: str, tok: CharBpe, out_dir: str, 
     steps = int(st.get("steps_total", st["step"]))
     torch.save({"state_dict": sd, "global_step": steps}, ckpt)
     y = official_yaml(st["config"], vq["geometry"], tok, name, st.get("args", {}))
+    y["sampling"].update(sampling or {})
     cfg_path = os.path.join(out_dir, f"{name}.yaml")
     with open(cfg_path, "w") as f:
         yaml.safe_dump(y, f, sort_keys=False)
@@ -108,11 +131,12 @@ def official_to_gguf(ckpt: str, cfg_path: str, tok: CharBpe, out: str, name: str
     shapes.update({"vqgan." + k: t.shape for k, t in vq.items()})
     gt = tok.gguf_tokenizer()
     tmp = out + ".tmp"
-    write_model_gguf(tmp, g, v, stage2, vq, shapes, f16, name, gt)
+    sampling = sampling_from_yaml(y)
+    write_model_gguf(tmp, g, v, stage2, vq, shapes, f16, name, gt, sampling)
     from vqgan_reference import compute_palette, load_gguf_vqgan
     vq["palette"] = compute_palette(load_gguf_vqgan(tmp))
     shapes["vqgan.palette"] = vq["palette"].shape
-    write_model_gguf(tmp, g, v, stage2, vq, shapes, f16, name, gt)
+    write_model_gguf(tmp, g, v, stage2, vq, shapes, f16, name, gt, sampling)
     os.replace(tmp, out)
     return {"n_params": int(sum(int(np.prod(s)) for s in shapes.values())), "bytes": os.path.getsize(out)}
 
@@ -128,12 +152,17 @@ def main() -> None:
     ap.add_argument("--out", required=True, help="GGUF path")
     ap.add_argument("--f16", action="store_true")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sampling", action="append", default=[], metavar="KEY=VALUE",
+                    help="a sampling value over the official one, written to the YAML and the GGUF "
+                         "(the engine's default for this model), e.g. img_temperature_start=1.0; "
+                         "default: DEFAULT_MODEL_SAMPLING")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     tok = CharBpe.load(a.tokenizer or os.path.join(a.work, "bpe.json"))
     ckpt, cfg, step = write_official(a.stage2 or os.path.join(a.work, "stage2", "ckpt.pt"),
                                      a.vqgan or os.path.join(a.work, "vqgan", "vqgan.pt"), tok,
-                                     a.official_dir or os.path.join(a.work, "official"), a.name)
+                                     a.official_dir or os.path.join(a.work, "official"), a.name,
+                                     parse_sampling(a.sampling) if a.sampling else DEFAULT_MODEL_SAMPLING)
     info = official_to_gguf(ckpt, cfg, tok, a.out, a.name, a.f16)
     print(f"wrote {a.out}: step {step}, {info['n_params']} parameters, {info['bytes'] / 2**20:.1f} MiB")
 

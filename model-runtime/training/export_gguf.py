@@ -27,6 +27,29 @@ from gguf_writer import GGUFWriter
 Shape = Tuple[int, ...]
 TensorSource = Union[np.ndarray, Callable[[], np.ndarray]]
 FORMAT_VERSION = 1
+
+# The official YAML's sampling section as magvlt.sampling.* keys (FORMAT.md; the same table as
+# the C converter's, convert_config.c): the engine reads the steps, temperatures and top-k as a
+# model's defaults (magvlt_model_sampling_params).
+SAMPLING_TYPES = {
+    "img_num_cand_samples": "u32", "img_num_steps": "u32", "img_temperature_start": "f32",
+    "img_temperature_end": "f32", "img_mult_temperature_start": "f32",
+    "img_mult_temperature_end": "f32", "img_mask_sample_method": "str",
+    "txt_num_cand_samples": "u32", "txt_sample_size": "u32", "txt_num_steps": "u32",
+    "txt_temperature": "f32", "txt_top_k": "u32", "txt_top_p": "f32", "txt_max_len": "u32",
+    "txt_sample_method": "str", "txt_mask_sample_method": "str",
+}
+
+
+def sampling_from_yaml(y: Dict[str, Any]) -> Dict[str, Any]:
+    """The known keys of the YAML's sampling section; unknown ones are reported and skipped, as
+    `magvlt convert` does."""
+    section = y.get("sampling") or {}
+    for k in section:
+        if k not in SAMPLING_TYPES:
+            print(f"warning: sampling.{k} is not a setting the engine knows; it is not stored",
+                  file=sys.stderr)
+    return {k: v for k, v in section.items() if k in SAMPLING_TYPES}
 LAYER_NORM_EPS = 1e-5
 
 
@@ -219,11 +242,13 @@ def check_shapes(what: str, found: Dict[str, Shape], expected: Dict[str, Shape])
 def write_model_gguf(path: str, g: Stage2Geometry, v: VqganGeometry | None,
                      stage2: Dict[str, TensorSource], vqgan: Dict[str, TensorSource],
                      shapes: Dict[str, Shape], f16: bool, name: str | None,
-                     tokenizer: TextTokenizer | None = None) -> None:
+                     tokenizer: TextTokenizer | None = None,
+                     sampling: Dict[str, Any] | None = None) -> None:
     """Write FORMAT.md metadata and tensors. `stage2` / `vqgan` map names without prefix to arrays
     or callables; `shapes` maps the full GGUF names to shapes. With f16, tensors of rank >= 2 are
     stored as F16, 1-D tensors (norms, biases, output_bias) stay F32. `tokenizer` adds the
-    magvlt.tokenizer.* keys (its vocabulary must have vocab_size_txt entries)."""
+    magvlt.tokenizer.* keys (its vocabulary must have vocab_size_txt entries); `sampling` (keys of
+    SAMPLING_TYPES) the magvlt.sampling.* ones."""
     if tokenizer is not None and len(tokenizer.vocab) != g.vocab_size_txt:
         raise ExportError(f"the tokenizer has {len(tokenizer.vocab)} vocabulary entries but the "
                           f"model's text vocabulary is {g.vocab_size_txt}")
@@ -246,6 +271,24 @@ def write_model_gguf(path: str, g: Stage2Geometry, v: VqganGeometry | None,
             w.add_u32(f"magvlt.vqgan.{key}", getattr(v, key))
     if tokenizer is not None:
         tokenizer.add_to_gguf(w)
+    unknown = [k for k in sampling or {} if k not in SAMPLING_TYPES]
+    if unknown:
+        raise ExportError(f"sampling.{unknown[0]} is not a magvlt.sampling key (FORMAT.md)")
+    # in the table's order, as the C converter writes them
+    for k, kind in SAMPLING_TYPES.items():
+        if k not in (sampling or {}):
+            continue
+        val = sampling[k]
+        if kind == "u32":
+            if isinstance(val, bool) or not isinstance(val, int) or not 0 <= val < 2**32:
+                raise ExportError(f"sampling.{k} must be an unsigned integer, not {val!r}")
+            w.add_u32("magvlt.sampling." + k, val)
+        elif kind == "f32":
+            if isinstance(val, bool) or not isinstance(val, (int, float)):
+                raise ExportError(f"sampling.{k} must be a number, not {val!r}")
+            w.add_f32("magvlt.sampling." + k, float(val))
+        else:
+            w.add_string("magvlt.sampling." + k, str(val))
     for prefix, tensors in (("stage2.", stage2), ("vqgan.", vqgan)):
         for k, t in tensors.items():
             shape = shapes[prefix + k]
@@ -291,7 +334,7 @@ def export(ckpt: str, config: str, out: str, vqgan_ckpt: str | None = None, f16:
     check_shapes("vqgan ", {k: t.shape for k, t in vq.items()}, vqgan_shapes(v))
     shapes = {"stage2." + k: t.shape for k, t in stage2.items()}
     shapes.update({"vqgan." + k: t.shape for k, t in vq.items()})
-    write_model_gguf(out, g, v, stage2, vq, shapes, f16, name, tokenizer)
+    write_model_gguf(out, g, v, stage2, vq, shapes, f16, name, tokenizer, sampling_from_yaml(y))
     return shapes
 
 

@@ -166,6 +166,37 @@ test_bad_model (void)
   g_main_loop_unref (c.loop);
 }
 
+/* A job runs with the model's own sampling values under what the window
+ * chose: seed, candidates, image steps, and the temperature as a scale of
+ * the model's schedule. */
+static void
+test_model_sampling (void)
+{
+  magvlt_model *model = NULL;
+  StudioJob *job = studio_job_new (STUDIO_JOB_GENERATE);
+  magvlt_sampling_params own;
+
+  g_assert_cmpint (magvlt_model_load (model_path, NULL, &model), ==, MAGVLT_OK);
+  own = magvlt_model_sampling_params (model);
+  job->params.seed = 9;
+  job->params.n_candidates = 3;
+  job->params.image_steps = 4;
+  job->params.text_steps = 99; /* not the window's to choose */
+  job->temperature_scale = 0.5;
+  studio_job_use_model (job, model);
+  g_assert_cmpuint (job->params.seed, ==, 9);
+  g_assert_cmpint (job->params.n_candidates, ==, 3);
+  g_assert_cmpint (job->params.image_steps, ==, 4);
+  g_assert_cmpint (job->params.text_steps, ==, own.text_steps);
+  g_assert_cmpfloat (job->params.image_temperature_start, ==, own.image_temperature_start * 0.5f);
+  g_assert_cmpfloat (job->params.image_temperature_end, ==, own.image_temperature_end * 0.5f);
+  g_assert_cmpfloat (job->params.image_choice_temperature_start, ==,
+                     own.image_choice_temperature_start);
+  g_assert_cmpfloat (job->params.text_temperature, ==, own.text_temperature);
+  studio_job_free (job);
+  magvlt_model_free (model);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -179,5 +210,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/worker/job-and-progress", test_job_and_progress);
   g_test_add_func ("/worker/cancel", test_cancel);
   g_test_add_func ("/worker/bad-model", test_bad_model);
+  g_test_add_func ("/worker/model-sampling", test_model_sampling);
   return g_test_run ();
 }

@@ -1151,6 +1151,129 @@ flip_sweep (void)
   gb_free (f);
 }
 
+/* The sampling settings a file recommends (magvlt.sampling.*, all
+ * optional): read over the defaults, out-of-range values refused. */
+static gboolean
+same_sampling (const magvlt_sampling_params *a, const magvlt_sampling_params *b)
+{
+  return a->n_candidates == b->n_candidates && a->image_steps == b->image_steps
+         && a->image_temperature_start == b->image_temperature_start
+         && a->image_temperature_end == b->image_temperature_end
+         && a->image_choice_temperature_start == b->image_choice_temperature_start
+         && a->image_choice_temperature_end == b->image_choice_temperature_end
+         && a->text_steps == b->text_steps && a->text_temperature == b->text_temperature
+         && a->text_top_k == b->text_top_k && a->text_length == b->text_length
+         && a->caption_postprocess == b->caption_postprocess && a->seed == b->seed;
+}
+
+static void
+case_sampling (const char *name, gb_file *f, const magvlt_sampling_params *want)
+{
+  size_t size;
+  uint8_t *buf = gb_write (f, &size);
+  char *path = write_temp (buf, size);
+  magvlt_model_params mp = magvlt_model_default_params ();
+  magvlt_model *model = NULL;
+  magvlt_status st = magvlt_model_load (path, &mp, &model);
+  gboolean ok = FALSE;
+  if (st != MAGVLT_OK)
+    fail (name, "magvlt_model_load returned %s: %s", status_name (st), magvlt_last_error ());
+  else
+    {
+      magvlt_sampling_params got = magvlt_model_sampling_params (model);
+      ok = same_sampling (&got, want);
+      if (!ok)
+        fail (name,
+              "got image %d steps %g->%g choice %g->%g, text %d steps %g top-k %d, "
+              "%d candidates",
+              got.image_steps, (double) got.image_temperature_start,
+              (double) got.image_temperature_end, (double) got.image_choice_temperature_start,
+              (double) got.image_choice_temperature_end, got.text_steps,
+              (double) got.text_temperature, got.text_top_k, got.n_candidates);
+    }
+  if (ok)
+    printf ("ok   %s\n", name), n_passed++;
+  else
+    n_failed++;
+  magvlt_model_free (model);
+  g_unlink (path);
+  g_free (path);
+  free (buf);
+  gb_free (f);
+}
+
+static void
+sampling_cases (void)
+{
+  magvlt_sampling_params want = magvlt_sampling_default_params ();
+  magvlt_sampling_params none = magvlt_model_sampling_params (NULL);
+  if (same_sampling (&none, &want))
+    printf ("ok   sampling of no model: the defaults\n"), n_passed++;
+  else
+    fail ("sampling of no model", "not the defaults"), n_failed++;
+  case_sampling ("no magvlt.sampling keys: the defaults", tiny (), &want);
+
+  gb_file *f = tiny ();
+  gb_set_u32 (f, "magvlt.sampling.img_num_steps", 7);
+  gb_set_f32 (f, "magvlt.sampling.img_temperature_start", 1.0f);
+  gb_set_f32 (f, "magvlt.sampling.img_temperature_end", 0.25f);
+  gb_set_f32 (f, "magvlt.sampling.img_mult_temperature_start", 0.5f);
+  gb_set_f32 (f, "magvlt.sampling.img_mult_temperature_end", 0.0f);
+  gb_set_u32 (f, "magvlt.sampling.txt_num_steps", 9);
+  gb_set_f32 (f, "magvlt.sampling.txt_temperature", 0.5f);
+  gb_set_u32 (f, "magvlt.sampling.txt_top_k", 0);
+  /* read by nobody: candidates stay 1, the methods are the official ones */
+  gb_set_u32 (f, "magvlt.sampling.img_num_cand_samples", 32);
+  gb_set_str (f, "magvlt.sampling.txt_sample_method", "sample_rerank");
+  want.image_steps = 7, want.image_temperature_start = 1.0f, want.image_temperature_end = 0.25f;
+  want.image_choice_temperature_start = 0.5f, want.image_choice_temperature_end = 0.0f;
+  want.text_steps = 9, want.text_temperature = 0.5f, want.text_top_k = 0;
+  case_sampling ("every magvlt.sampling key the engine reads", f, &want);
+
+  f = tiny ();
+  gb_set_f32 (f, "magvlt.sampling.txt_temperature", 0.2f);
+  want = magvlt_sampling_default_params ();
+  want.text_temperature = 0.2f;
+  case_sampling ("one magvlt.sampling key, the rest default", f, &want);
+
+  f = tiny ();
+  gb_set_u32 (f, "magvlt.sampling.img_num_steps", 0);
+  case_file ("sampling: 0 image steps", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
+             "magvlt.sampling.img_num_steps is 0; refinement steps must be 1 to 1000");
+  f = tiny ();
+  gb_set_u32 (f, "magvlt.sampling.txt_num_steps", 1001);
+  case_file ("sampling: 1001 text steps", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
+             "magvlt.sampling.txt_num_steps is 1001");
+  f = tiny ();
+  gb_set_f32 (f, "magvlt.sampling.img_temperature_start", 0.0f);
+  case_file ("sampling: temperature 0", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
+             "magvlt.sampling.img_temperature_start is 0; it must be in (0, 100]");
+  f = tiny ();
+  gb_set_f32 (f, "magvlt.sampling.txt_temperature", NAN);
+  case_file ("sampling: temperature NaN", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
+             "magvlt.sampling.txt_temperature is nan");
+  f = tiny ();
+  gb_set_f32 (f, "magvlt.sampling.img_temperature_end", 1e30f);
+  case_file ("sampling: temperature 1e30", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
+             "magvlt.sampling.img_temperature_end is 1e+30");
+  f = tiny ();
+  gb_set_f32 (f, "magvlt.sampling.img_mult_temperature_end", -0.5f);
+  case_file ("sampling: negative choice temperature", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
+             "magvlt.sampling.img_mult_temperature_end is -0.5; it must be in [0, 100]");
+  f = tiny ();
+  gb_set_f32 (f, "magvlt.sampling.txt_top_k", 32.0f);
+  case_file ("sampling: top-k as f32", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
+             "key 'magvlt.sampling.txt_top_k' has type f32, expected an integer");
+  f = tiny ();
+  gb_set_u32 (f, "magvlt.sampling.txt_top_k", 1u << 30);
+  case_file ("sampling: huge top-k", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
+             "magvlt.sampling.txt_top_k is 1073741824");
+  f = tiny ();
+  gb_set_str (f, "magvlt.sampling.img_temperature_start", "1.4");
+  case_file ("sampling: temperature as a string", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
+             "key 'magvlt.sampling.img_temperature_start' has type string, expected f32");
+}
+
 int
 main (void)
 {
@@ -1168,6 +1291,7 @@ main (void)
   kv_cases ();
   tensor_cases ();
   model_cases ();
+  sampling_cases ();
   path_cases ();
   truncation_sweep ();
   flip_sweep ();

@@ -1,0 +1,115 @@
+#!/usr/bin/python3
+"""A model file's own sampling values (magvlt.sampling.*, FORMAT.md) are the CLI's defaults:
+`magvlt info` lists them, generate, edit, inpaint and caption use them, the options still win over them, a
+file without them gets the official values, and a file with a bad one is refused with a message.
+
+Usage: test-cli-sampling.py MAGVLT JOBS_MODEL
+The variants of JOBS_MODEL are written here with training/gguf_writer.py (numpy needed).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zlib
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "model-runtime", "training"))
+from checks import check, finish  # noqa: E402
+from gguf_writer import FLOAT32, STRING, UINT32, GGUFWriter, Value, read_gguf  # noqa: E402
+
+magvlt, model = map(os.path.abspath, sys.argv[1:3])
+tmp = tempfile.mkdtemp(prefix="test-cli-sampling-")
+
+
+def with_keys(name: str, extra: dict) -> str:
+    """A copy of the jobs model with `extra` (key -> Value) set."""
+    meta, tensors = read_gguf(model, typed=True)
+    w = GGUFWriter()
+    for k, v in {**meta, **extra}.items():
+        if k != "general.alignment":
+            w.add(k, v)
+    for n, t in tensors.items():
+        w.add_tensor(n, t, f16=t.dtype.itemsize == 2, shape=t.shape)
+    out = os.path.join(tmp, name)
+    w.write(out)
+    return out
+
+
+def run(*args):
+    p = subprocess.run([magvlt, *args], capture_output=True, text=True, cwd=tmp, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+def png_text(path: str) -> dict:
+    data, pos, out = open(path, "rb").read(), 8, {}
+    while pos < len(data):
+        n = int.from_bytes(data[pos:pos + 4], "big")
+        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
+        if kind == b"tEXt":
+            k, _, v = body.partition(b"\0")
+            out[k.decode("latin-1")] = v.decode("latin-1")
+        elif kind == b"zTXt":
+            k, _, v = body.partition(b"\0")
+            out[k.decode("latin-1")] = zlib.decompress(v[1:]).decode("latin-1")
+        pos += n + 12
+    return out
+
+
+official = ("sampling:       image 10 steps, temperature 1.4 -> 0.6, choice temperature 2 -> 0.2; "
+            "text 12 steps, temperature 0.1, top-k 32")
+rc, out, err = run("info", "-m", model)
+check("a file without magvlt.sampling keys: the official values", rc == 0 and official in out, out + err)
+
+own = with_keys("own.gguf", {
+    "magvlt.sampling.img_num_steps": Value(UINT32, 3),
+    "magvlt.sampling.img_temperature_start": Value(FLOAT32, 1.0),
+    "magvlt.sampling.img_temperature_end": Value(FLOAT32, 0.25),
+    "magvlt.sampling.img_mult_temperature_start": Value(FLOAT32, 0.5),
+    "magvlt.sampling.img_mult_temperature_end": Value(FLOAT32, 0.125),
+    "magvlt.sampling.txt_num_steps": Value(UINT32, 5),
+    "magvlt.sampling.txt_temperature": Value(FLOAT32, 0.5),
+    "magvlt.sampling.txt_top_k": Value(UINT32, 8),
+    "magvlt.sampling.txt_sample_method": Value(STRING, "sample_rerank"),
+})
+rc, out, err = run("info", "-m", own)
+check("magvlt info lists the file's own values",
+      rc == 0 and "sampling:       image 3 steps, temperature 1 -> 0.25, choice temperature 0.5 -> 0.125; "
+      "text 5 steps, temperature 0.5, top-k 8" in out, out + err)
+
+rc, out, err = run("generate", "-m", own, "-p", "a dog", "-o", "g.png", "--seed", "1", "--json")
+params = png_text(os.path.join(tmp, "g.png")).get("parameters", "") if rc == 0 else ""
+check("generate uses them", rc == 0 and json.loads(out.splitlines()[-1]).get("steps") == 3
+      and "steps=3 temperature=1-0.25 choice-temperature=0.5-0.125 " in params, params + err)
+
+rc, out, err = run("generate", "-m", own, "-p", "a dog", "-o", "o.png", "--seed", "1", "--json",
+                   "--steps", "4", "--temperature", "2", "--choice-temperature", "1")
+params = png_text(os.path.join(tmp, "o.png")).get("parameters", "") if rc == 0 else ""
+check("the options win, the schedules' ends scaled in proportion",
+      rc == 0 and "steps=4 temperature=2-0.5 choice-temperature=1-0.25 " in params, params + err)
+
+rc, out, err = run("generate", "-m", model, "-p", "a dog", "-o", "d.png", "--seed", "1",
+                   "--choice-temperature", "1")
+params = png_text(os.path.join(tmp, "d.png")).get("parameters", "") if rc == 0 else ""
+check("--choice-temperature on the official schedule (2 -> 0.2)",
+      rc == 0 and "steps=10 temperature=1.4-0.6 choice-temperature=1-0.1 " in params, params + err)
+
+run("generate", "-m", own, "-p", "a cat", "-o", "in.png", "--seed", "2")
+rc, out, err = run("caption", "-m", own, "-i", "in.png", "--seed", "1", "--json")
+check("caption uses the file's text steps", rc == 0 and json.loads(out.splitlines()[-1]).get("steps") == 5,
+      out + err)
+rc, out, err = run("edit", "-m", own, "-i", "in.png", "-p", "a cat", "-o", "ip.png", "--seed", "1",
+                   "--strength", "1")
+params = png_text(os.path.join(tmp, "ip.png")).get("parameters", "") if rc == 0 else ""
+check("edit uses them", rc == 0 and "steps=3 temperature=1-0.25 " in params, params + err)
+
+bad = with_keys("bad.gguf", {"magvlt.sampling.img_temperature_start": Value(FLOAT32, -1.0)})
+for cmd in (["info", "-m", bad], ["generate", "-m", bad, "-p", "x", "-o", "x.png"]):
+    rc, out, err = run(*cmd)
+    check(f"magvlt {cmd[0]} refuses a negative temperature with a message",
+          rc != 0 and "magvlt.sampling.img_temperature_start is -1; it must be in (0, 100]" in err
+          and not os.path.exists(os.path.join(tmp, "x.png")), f"exit {rc}: {err}")
+rc, out, err = run("generate", "-m", model, "-p", "x", "-o", "x.png", "--choice-temperature", "0")
+check("--choice-temperature 0 is refused", rc != 0 and "--choice-temperature" in err, err)
+finish()
