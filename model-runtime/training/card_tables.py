@@ -109,6 +109,23 @@ def ablation_table(title: str, files: list[str]) -> str:
     return "\n".join(out)
 
 
+def sweep_table(files: list[str]) -> str:
+    """The sampling sweep on the validation split: one row per evaluate.py JSON run with
+    --image-args or --caption-args (its generation or captioning metrics)."""
+    out = ["| options over the official values | generation top-1 | top-5 | Fréchet | "
+           "captions: concept named | BLEU-4 | CIDEr-D |",
+           "|---|---|---|---|---|---|---|"]
+    for f in files:
+        ev = json.load(open(f))
+        s = ev["splits"]["val"]
+        args = " ".join(x for x in (ev.get("image_args", ""), ev.get("caption_args", "")) if x) or "(none)"
+        g, c = s.get("generate"), s.get("caption", {}).get("single")
+        gc = f"{pct(g['top1'])} | {pct(g['top5'])} | {g['frechet_gen_vs_real']:.1f}" if g else "— | — | —"
+        cc = (f"{pct(c['concept_named'])} | {c['bleu4']:.3f} | {c['cider_d']:.3f}" if c else "— | — | —")
+        out.append(f"| `{args}` | {gc} | {cc} |")
+    return "\n".join(out)
+
+
 def regression_section(path: str) -> str:
     """The card's regression table and codes, from record_regression.py's JSON."""
     rec = json.load(open(path))
@@ -129,12 +146,17 @@ def main() -> None:
     ap.add_argument("--ablation", action="append", default=[],
                     help="TITLE=a.json,b.json,... (val split; 'steps' read from each JSON when present)")
     ap.add_argument("--regression", help="also the regression section, from this regression.json")
+    ap.add_argument("--sweep", nargs="+", default=[], help="also a sampling-sweep table from these "
+                    "evaluate.py JSON files (validation split, --image-args / --caption-args runs)")
     a = ap.parse_args()
     print(main_tables(json.load(open(a.eval)), a.data))
     for spec in a.ablation:
         title, files = spec.split("=", 1)
         print()
         print(ablation_table(title, files.split(",")))
+    if a.sweep:
+        print()
+        print(sweep_table(a.sweep))
     if a.regression:
         print()
         print(regression_section(a.regression))

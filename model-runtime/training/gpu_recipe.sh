@@ -10,7 +10,7 @@
 #         timeout_s=420)
 # To go on training the shipped model rather than start afresh, also carry its weights as
 # build/gpu-work/init.pt (an --export file; the shipped one's is kept in the training cache,
-# WORK/gpu4/run/main.pt, 15 MB in float16 -- see TRAINING_NOTES.md; carry float16, not float32:
+# WORK/gpu5/run/main.pt, 15 MB in float16 -- see TRAINING_NOTES.md; carry float16, not float32:
 # the repository (29 MB) + codes (9 MB) + 30 MB of float32 weights is over the 64 MiB that
 # travels): the run then starts from them with a fresh optimiser, a short warm-up and a new cosine
 # decay over its time budget.
@@ -26,6 +26,7 @@
 # kernel launches (seven small forward passes per step), not by the GPU; see TRAINING_NOTES.md.
 # Batch 2048 (the default now, run 4): 0.25 s per step (first 200 steps: 51.1 s), so 3.3 times
 # the samples per second of batch 512; 1,335 steps in a 320 s budget, 342 s for the whole script.
+# On an H200 (run 5): 0.21 s per step at batch 2048, 1,405 steps in a 300 s budget, 320 s in all.
 #
 # What comes back in $OUT: gpu-results.tar.gz split into parts of <= 15 MiB (float16 weights
 # without optimiser state, logs; at most 64 MiB in all). Here:

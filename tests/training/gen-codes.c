@@ -1,6 +1,6 @@
 /* gen-codes MODEL PROMPT SEED: a seeded text-to-image job on one thread (the library API, one
- * candidate, the official sampling values otherwise), printing the generated image codes as one
- * JSON array. Used by the regression test of the shipped default model (MODEL_CARD.md). */
+ * candidate, the model file's own sampling values otherwise, as `magvlt generate` uses them),
+ * printing the generated image codes as one JSON array. Used by the regression test of the shipped default model (MODEL_CARD.md). */
 #include <magvlt.h>
 
 #include <stdio.h>
@@ -29,7 +29,7 @@ main (int argc, char **argv)
       fprintf (stderr, "gen-codes: %s\n", magvlt_last_error ());
       return 1;
     }
-  magvlt_sampling_params p = magvlt_sampling_default_params ();
+  magvlt_sampling_params p = magvlt_model_sampling_params (model);
   p.seed = strtoull (argv[3], NULL, 10);
   p.n_candidates = 1;
   if (magvlt_generate_image (ctx, &p, argv[2], &res) != MAGVLT_OK || res.n_candidates < 1
