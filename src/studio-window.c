@@ -595,7 +595,8 @@ studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *tex
   job->params.seed = (guint64) pick_seed (self);
   job->params.n_candidates = (int) gtk_adjustment_get_value (self->candidates_adjustment);
   /* the Steps setting is the image refinement's; text jobs keep the
-   * model's own (12), as `magvlt caption` does, so both give one result */
+   * model's own (magvlt_model_sampling_params), as `magvlt caption` does,
+   * so both give one result */
   job->params.image_steps = (int) gtk_adjustment_get_value (self->steps_adjustment);
   job->edit.feather = (int) gtk_adjustment_get_value (self->feather_adjustment);
   if (self->settings)

@@ -4,6 +4,8 @@
  * SPDX-License-Identifier: MIT */
 #include "convert.h"
 
+#include "sampling_range.h"
+
 #include "status.h"
 
 #include <errno.h>
@@ -309,6 +311,9 @@ read_sampling (ydoc *d, yaml_node_t *root, cv_config *c)
             return mv_fail (MAGVLT_ERR_FORMAT,
                             "%s: sampling.%s is '%s'; expected an integer in 0 .. 1000000", d->path,
                             k, v);
+          const char *why = mv_sampling_range_error (k, (double) x);
+          if (why) /* the engine would refuse the file */
+            return mv_fail (MAGVLT_ERR_FORMAT, "%s: sampling.%s is %lld; %s", d->path, k, x, why);
           e->u = (uint32_t) x;
         }
       else if (e->kind == CV_F32)
@@ -317,6 +322,9 @@ read_sampling (ydoc *d, yaml_node_t *root, cv_config *c)
           if (!*v || *end || errno || !isfinite (x) || x < 0.0 || x > 1e6)
             return mv_fail (MAGVLT_ERR_FORMAT, "%s: sampling.%s is '%s'; expected a number >= 0",
                             d->path, k, v);
+          const char *why = mv_sampling_range_error (k, (double) (float) x);
+          if (why)
+            return mv_fail (MAGVLT_ERR_FORMAT, "%s: sampling.%s is %s; %s", d->path, k, v, why);
           e->f = (float) x;
         }
       else

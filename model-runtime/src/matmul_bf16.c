@@ -29,6 +29,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -660,6 +661,79 @@ typedef struct {
   const atomic_int *cancel;
 } conv_job;
 
+static atomic_bool direct_pack = true;
+
+void
+mv_bf16_conv_set_direct_pack (bool on)
+{
+  atomic_store (&direct_pack, on);
+}
+
+/* 32 values of one im2col row (tap kk = (channel, ky, kx)) for the output
+ * pixels [n0, n0 + 32) of a band starting at output row r0, straight from
+ * the image: the values mv_im2col would write there. The 32 pixels lie in
+ * one output row (wo is a multiple of 32). */
+static inline __attribute__ ((always_inline)) BF16_TARGET __m512i
+im2col_round32 (const conv_job *j, int kk, int r0, int n0)
+{
+  const mv_conv_geom *g = j->g;
+  int k = g->k, c = kk / (k * k), ky = kk / k % k, kx = kk % k;
+  int oy = r0 + n0 / j->wo, ox0 = n0 % j->wo;
+  int iy = oy * g->stride - g->pad_top + ky, hu = j->h * g->up, wu = j->w * g->up;
+  if (iy < 0 || iy >= hu)
+    return _mm512_setzero_si512 ();
+  const float *src = j->x + ((size_t) c * j->h + iy / g->up) * j->w;
+  int ix0 = ox0 * g->stride - g->pad_left + kx;
+  if (g->stride == 1 && g->up == 1)
+    {
+      /* one span of the row; the lanes outside it (padding) load as zero and
+       * are never read (masked loads do not fault) */
+      __mmask16 m[2];
+      for (int h = 0; h < 2; h++)
+        {
+          int lo = -(ix0 + 16 * h), hi = j->w - (ix0 + 16 * h); /* lanes [lo, hi) are inside */
+          lo = lo < 0 ? 0 : lo > 16 ? 16 : lo;
+          hi = hi < 0 ? 0 : hi > 16 ? 16 : hi;
+          m[h] = hi > lo ? (__mmask16) (((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
+        }
+      /* the address in integers: src + ix0 may lie before the row (padding) */
+      uintptr_t at = (uintptr_t) src + (uintptr_t) ((intptr_t) ix0 * (intptr_t) sizeof (float));
+      __m512 a = _mm512_maskz_loadu_ps (m[0], (const void *) at);
+      __m512 b = _mm512_maskz_loadu_ps (m[1], (const void *) (at + 16 * sizeof (float)));
+      return (__m512i) _mm512_cvtne2ps_pbh (b, a);
+    }
+  float v[32];
+  for (int i = 0; i < 32; i++)
+    {
+      int ix = (ox0 + i) * g->stride - g->pad_left + kx;
+      v[i] = ix < 0 || ix >= wu ? 0.0f : src[ix / g->up];
+    }
+  return round32 (v);
+}
+
+/* The band's pixel panels packed straight from the image (what im2col and
+ * pack_values make in two passes, one float copy of the band fewer): each
+ * k-pair row of a panel interleaves taps 2kp and 2kp + 1. */
+static BF16_TARGET void
+pack_im2col_panels (const conv_job *j, int r0, int n, uint16_t *pan)
+{
+  __m512i lo_idx = _mm512_set_epi16 (47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
+                                     39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
+  __m512i hi_idx =
+    _mm512_set_epi16 (63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25, 56, 24, 55, 23, 54,
+                      22, 53, 21, 52, 20, 51, 19, 50, 18, 49, 17, 48, 16);
+  for (int kp = 0; kp < j->k2; kp++)
+    for (int p = 0; p < n / NR; p++)
+      {
+        __m512i a = im2col_round32 (j, 2 * kp, r0, p * NR);
+        __m512i b =
+          2 * kp + 1 < j->k ? im2col_round32 (j, 2 * kp + 1, r0, p * NR) : _mm512_setzero_si512 ();
+        uint16_t *row = pan + ((size_t) p * j->k2 + kp) * NR * 2;
+        _mm512_store_si512 ((void *) row, _mm512_permutex2var_epi16 (a, lo_idx, b));
+        _mm512_store_si512 ((void *) (row + NR), _mm512_permutex2var_epi16 (a, hi_idx, b));
+      }
+}
+
 static void
 conv_band_bf16_task (void *arg, int task, int thread)
 {
@@ -668,11 +742,13 @@ conv_band_bf16_task (void *arg, int task, int thread)
     return;
   int r0 = task * j->band, rows = j->ho - r0 < j->band ? j->ho - r0 : j->band;
   int n = rows * j->wo, npix = j->ho * j->wo;
-  const float *src;
-  size_t stride;
+  const float *src = NULL;
+  size_t stride = 0;
+  /* whole panels within output rows: packed from the image directly */
+  bool col_free = !mv_conv_is_pointwise (j->g) && j->wo % NR == 0 && atomic_load (&direct_pack);
   if (mv_conv_is_pointwise (j->g))
     src = j->x + (size_t) r0 * j->wo, stride = (size_t) npix;
-  else
+  else if (!col_free)
     {
       float *col = j->col + (size_t) thread * j->col_floats;
       mv_im2col (j->x, j->ci, j->h, j->w, j->g, r0, rows, j->wo, col);
@@ -680,10 +756,15 @@ conv_band_bf16_task (void *arg, int task, int thread)
     }
   uint16_t *pan = j->panels + (size_t) thread * j->panel_entries;
   int full = n / NR * NR;
-  if (full > 0) /* pixels play the values' dims, kernel taps their keys */
-    pack_values (src, j->k, full, (int) stride, pan);
-  if (full < n) /* the last, partial panel of pixels */
-    pack_panels (src + full, n - full, j->k, 1, stride, pan + (size_t) full * j->k2 * 2);
+  if (col_free)
+    pack_im2col_panels (j, r0, n, pan);
+  else
+    {
+      if (full > 0) /* pixels play the values' dims, kernel taps their keys */
+        pack_values (src, j->k, full, (int) stride, pan);
+      if (full < n) /* the last, partial panel of pixels */
+        pack_panels (src + full, n - full, j->k, 1, stride, pan + (size_t) full * j->k2 * 2);
+    }
   float *y = j->y + (size_t) r0 * j->wo;
   for (int p = 0; p * NR < n; p++)
     for (int r = 0; r < j->co; r += MR)
@@ -729,6 +810,11 @@ mv_bf16_conv2d (magvlt_context *ctx, const float *x, int ci, int h, int w, const
 }
 
 #else /* !MV_HAVE_BF16_KERNEL */
+
+void
+mv_bf16_conv_set_direct_pack (bool on)
+{
+}
 
 bool
 mv_bf16_attention (magvlt_context *ctx, const float *q, const float *k, const float *v, int l,

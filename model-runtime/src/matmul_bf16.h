@@ -54,6 +54,12 @@ bool mv_bf16_linear (magvlt_context *ctx, mv_weight w, const float *x, int n, co
 bool mv_bf16_conv2d (magvlt_context *ctx, const float *x, int ci, int h, int w, const float *wt,
                      const float *b, int co, const mv_conv_geom *g, float *y);
 
+/* Tests only: whether mv_bf16_conv2d packs pixel panels straight from the
+ * image where it can (true, the default) or always through an im2col band
+ * (the older two-pass path); both must give the same bits
+ * (tests/model-runtime/test-bf16-conv.c). */
+void mv_bf16_conv_set_direct_pack (bool on);
+
 /* Bytes of per-context scratch for mv_bf16_attention with n_threads. */
 size_t mv_bf16_attention_bytes (const mv_hparams *hp, int n_threads);
 

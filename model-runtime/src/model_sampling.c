@@ -12,40 +12,47 @@
  * every official file; the engine has no top-p filter).
  * SPDX-License-Identifier: MIT */
 #include "model.h"
+#include "sampling_range.h"
 
 #include "status.h"
 
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 
+/* key: the name without the prefix; *out is set when the file has it */
 static magvlt_status
-read_steps (const gguf_file *f, const char *key, int32_t *out)
+read_u32 (const gguf_file *f, const char *key, int32_t *out)
 {
+  char full[96];
   uint32_t v;
-  if (!gguf_find_kv (f, key))
+  snprintf (full, sizeof full, "magvlt.sampling.%s", key);
+  if (!gguf_find_kv (f, full))
     return MAGVLT_OK; /* every key is optional */
-  magvlt_status st = gguf_get_u32 (f, key, &v);
+  magvlt_status st = gguf_get_u32 (f, full, &v);
   if (st != MAGVLT_OK)
     return st;
-  if (v < 1 || v > 1000)
-    return mv_fail (MAGVLT_ERR_FORMAT, "%s is %u; refinement steps must be 1 to 1000", key, v);
+  const char *why = mv_sampling_range_error (key, v);
+  if (why)
+    return mv_fail (MAGVLT_ERR_FORMAT, "%s is %u; %s", full, v, why);
   *out = (int32_t) v;
   return MAGVLT_OK;
 }
 
-/* lo_open: a temperature must be > 0 (it divides the logits); a choice
- * temperature may be 0 (no noise on the re-masking scores) */
 static magvlt_status
-read_temperature (const gguf_file *f, const char *key, bool lo_open, float *out)
+read_f32 (const gguf_file *f, const char *key, float *out)
 {
+  char full[96];
   float v;
-  if (!gguf_find_kv (f, key))
+  snprintf (full, sizeof full, "magvlt.sampling.%s", key);
+  if (!gguf_find_kv (f, full))
     return MAGVLT_OK;
-  magvlt_status st = gguf_get_f32 (f, key, &v);
+  magvlt_status st = gguf_get_f32 (f, full, &v);
   if (st != MAGVLT_OK)
     return st;
-  if (!isfinite (v) || v > 100.0f || (lo_open ? !(v > 0.0f) : !(v >= 0.0f)))
-    return mv_fail (MAGVLT_ERR_FORMAT, "%s is %g; it must be in %s0, 100]", key, (double) v,
-                    lo_open ? "(" : "[");
+  const char *why = mv_sampling_range_error (key, v);
+  if (why)
+    return mv_fail (MAGVLT_ERR_FORMAT, "%s is %g; %s", full, (double) v, why);
   *out = v;
   return MAGVLT_OK;
 }
@@ -54,27 +61,17 @@ magvlt_status
 mv_model_read_sampling (const gguf_file *f, magvlt_sampling_params *sp)
 {
   magvlt_sampling_params p = magvlt_sampling_default_params ();
-  uint32_t top_k = (uint32_t) p.text_top_k;
   magvlt_status st;
-  const char *k_top = "magvlt.sampling.txt_top_k";
 
-  if ((st = read_steps (f, "magvlt.sampling.img_num_steps", &p.image_steps))
-      || (st = read_steps (f, "magvlt.sampling.txt_num_steps", &p.text_steps))
-      || (st = read_temperature (f, "magvlt.sampling.img_temperature_start", true,
-                                 &p.image_temperature_start))
-      || (st = read_temperature (f, "magvlt.sampling.img_temperature_end", true,
-                                 &p.image_temperature_end))
-      || (st = read_temperature (f, "magvlt.sampling.img_mult_temperature_start", false,
-                                 &p.image_choice_temperature_start))
-      || (st = read_temperature (f, "magvlt.sampling.img_mult_temperature_end", false,
-                                 &p.image_choice_temperature_end))
-      || (st = read_temperature (f, "magvlt.sampling.txt_temperature", true, &p.text_temperature))
-      || (gguf_find_kv (f, k_top) && (st = gguf_get_u32 (f, k_top, &top_k))))
+  if ((st = read_u32 (f, "img_num_steps", &p.image_steps))
+      || (st = read_u32 (f, "txt_num_steps", &p.text_steps))
+      || (st = read_f32 (f, "img_temperature_start", &p.image_temperature_start))
+      || (st = read_f32 (f, "img_temperature_end", &p.image_temperature_end))
+      || (st = read_f32 (f, "img_mult_temperature_start", &p.image_choice_temperature_start))
+      || (st = read_f32 (f, "img_mult_temperature_end", &p.image_choice_temperature_end))
+      || (st = read_f32 (f, "txt_temperature", &p.text_temperature))
+      || (st = read_u32 (f, "txt_top_k", &p.text_top_k)))
     return st;
-  if (top_k > (1u << 22))
-    return mv_fail (MAGVLT_ERR_FORMAT, "%s is %u; it must be 0 (off) to %u", k_top, top_k,
-                    1u << 22);
-  p.text_top_k = (int32_t) top_k;
   *sp = p;
   return MAGVLT_OK;
 }

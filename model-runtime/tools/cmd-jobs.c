@@ -233,7 +233,7 @@ job_entries (job_run *r)
   if (image_job (k))
     ADD ("choice-temperature", 0, 0, G_OPTION_ARG_STRING, &r->choice_temperature_arg,
          "Start of the schedule of the noise on which image codes are kept (default: the "
-         "model's; the end follows in proportion)",
+         "model's; the end follows in proportion; 0 = none)",
          "T");
   ADD ("official-sampling", 0, 0, G_OPTION_ARG_NONE, &r->official,
        k == JOB_CAPTION || k == JOB_INFILL ? "The official candidate count (64 for captions)"
@@ -283,16 +283,18 @@ int_option (job_run *r, const char *name, const char *s, int min, int max, int *
 
 /* Reads option NAME's text S (NULL: not given) as a finite number in
  * (0, MAX]; returns a usage exit status, or -1. */
+/* zero_ok: [0, max] instead of (0, max] */
 static int
-double_option (job_run *r, const char *name, const char *s, double max, double *out)
+double_option (job_run *r, const char *name, const char *s, double max, gboolean zero_ok,
+               double *out)
 {
   char *end = NULL;
   if (!s)
     return -1;
   errno = 0;
   double v = g_ascii_strtod (s, &end);
-  if (end == s || *end || errno || !(v > 0.0 && v <= max))
-    return usage_error (r, "%s must be in (0, %g], not '%s'", name, max, s);
+  if (end == s || *end || errno || !((zero_ok ? v >= 0.0 : v > 0.0) && v <= max))
+    return usage_error (r, "%s must be in %s0, %g], not '%s'", name, zero_ok ? "[" : "(", max, s);
   *out = v;
   return -1;
 }
@@ -332,6 +334,8 @@ set_sampling (job_run *r, magvlt_sampling_params base)
     }
   else if (r->choice_temperature_arg) /* a model without choice noise: no end to scale */
     sp->image_choice_temperature_start = (float) r->choice_temperature;
+  if (r->choice_temperature_arg && r->choice_temperature == 0.0)
+    sp->image_choice_temperature_end = 0.0f; /* off means off, whatever the model's end */
 }
 
 /* Checks the options and fills the sampling parameters; returns an exit
@@ -361,11 +365,14 @@ check_options (job_run *r, int argc, char **argv)
   int rc;
   if ((rc = int_option (r, "--steps", r->steps_arg, 1, 1000, &r->steps)) >= 0
       || (rc = int_option (r, "--candidates", r->candidates_arg, 1, 1024, &r->candidates)) >= 0
-      || (rc = double_option (r, "--temperature", r->temperature_arg, 100.0, &r->temperature)) >= 0
-      || (rc = double_option (r, "--choice-temperature", r->choice_temperature_arg, 100.0,
+      || (rc =
+            double_option (r, "--temperature", r->temperature_arg, 100.0, FALSE, &r->temperature))
+           >= 0
+      /* 0: no noise on the scores that pick the codes to keep */
+      || (rc = double_option (r, "--choice-temperature", r->choice_temperature_arg, 100.0, TRUE,
                               &r->choice_temperature))
            >= 0
-      || (rc = double_option (r, "--strength", r->strength_arg, 1.0, &r->strength)) >= 0
+      || (rc = double_option (r, "--strength", r->strength_arg, 1.0, FALSE, &r->strength)) >= 0
       || (rc = int_option (r, "--padding", r->padding_arg, 0, 65536, &r->padding)) >= 0
       || (rc = int_option (r, "--feather", r->feather_arg, 0, 4096, &r->feather)) >= 0)
     return rc;

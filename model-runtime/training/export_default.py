@@ -28,7 +28,7 @@ import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from charbpe import CharBpe  # noqa: E402
-from export_gguf import (SAMPLING_TYPES, check_shapes, geometry_from_yaml,  # noqa: E402
+from export_gguf import (SAMPLING_TYPES, ExportError, check_shapes, geometry_from_yaml,  # noqa: E402
                          sampling_from_yaml, stage2_shapes, vqgan_shapes, write_model_gguf)
 from reference import load_official_state_dict  # noqa: E402
 
@@ -166,7 +166,10 @@ def main() -> None:
                                      a.vqgan or os.path.join(a.work, "vqgan", "vqgan.pt"), tok,
                                      a.official_dir or os.path.join(a.work, "official"), a.name,
                                      parse_sampling(a.sampling) if a.sampling else DEFAULT_MODEL_SAMPLING)
-    info = official_to_gguf(ckpt, cfg, tok, a.out, a.name, a.f16)
+    try:
+        info = official_to_gguf(ckpt, cfg, tok, a.out, a.name, a.f16)
+    except ExportError as e:
+        raise SystemExit(f"export_default: error: {e}") from None
     print(f"wrote {a.out}: step {step}, {info['n_params']} parameters, {info['bytes'] / 2**20:.1f} MiB")
 
 

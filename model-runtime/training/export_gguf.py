@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from dataclasses import dataclass
@@ -38,6 +39,16 @@ SAMPLING_TYPES = {
     "txt_num_cand_samples": "u32", "txt_sample_size": "u32", "txt_num_steps": "u32",
     "txt_temperature": "f32", "txt_top_k": "u32", "txt_top_p": "f32", "txt_max_len": "u32",
     "txt_sample_method": "str", "txt_mask_sample_method": "str",
+}
+
+
+# What the engine accepts for the keys it reads (model-runtime/src/sampling_range.c, the same
+# table): (low, high, low excluded); the engine refuses a file with another value at load.
+SAMPLING_RANGES = {
+    "img_num_steps": (1, 1000, False), "txt_num_steps": (1, 1000, False),
+    "img_temperature_start": (0, 100, True), "img_temperature_end": (0, 100, True),
+    "img_mult_temperature_start": (0, 100, False), "img_mult_temperature_end": (0, 100, False),
+    "txt_temperature": (0, 100, True), "txt_top_k": (0, 1 << 22, False),
 }
 
 
@@ -279,6 +290,12 @@ def write_model_gguf(path: str, g: Stage2Geometry, v: VqganGeometry | None,
         if k not in (sampling or {}):
             continue
         val = sampling[k]
+        if k in SAMPLING_RANGES:
+            lo, hi, lo_open = SAMPLING_RANGES[k]
+            if (isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val)
+                    or not (lo < val if lo_open else lo <= val) or val > hi):
+                raise ExportError(f"sampling.{k} is {val!r}; the engine accepts "
+                                  f"{'(' if lo_open else '['}{lo}, {hi}] and would refuse the file")
         if kind == "u32":
             if isinstance(val, bool) or not isinstance(val, int) or not 0 <= val < 2**32:
                 raise ExportError(f"sampling.{k} must be an unsigned integer, not {val!r}")

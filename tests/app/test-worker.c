@@ -3,12 +3,14 @@
  * midway returns promptly and the next one runs, and the main loop never
  * stalls while a job runs (the longest gap is printed; > 250 ms fails).
  *
- * Usage: test-worker MODEL.gguf */
+ * Usage: test-worker MODEL.gguf SAMPLING_MODEL.gguf (the same model with
+ * its own magvlt.sampling.* values) */
 #include <gio/gio.h>
 
 #include "studio-worker.h"
 
 static const char *model_path;
+static const char *sampling_model_path; /* the same model with its own sampling values */
 
 typedef struct {
   GMainLoop *loop;
@@ -176,8 +178,17 @@ test_model_sampling (void)
   StudioJob *job = studio_job_new (STUDIO_JOB_GENERATE);
   magvlt_sampling_params own;
 
-  g_assert_cmpint (magvlt_model_load (model_path, NULL, &model), ==, MAGVLT_OK);
+  magvlt_sampling_params official = magvlt_sampling_default_params ();
+
+  g_assert_cmpint (magvlt_model_load (sampling_model_path, NULL, &model), ==, MAGVLT_OK);
   own = magvlt_model_sampling_params (model);
+  /* the file's values differ from the official ones, so a merge that ignored
+   * the model would fail below */
+  g_assert_cmpfloat (own.image_temperature_start, !=, official.image_temperature_start);
+  g_assert_cmpfloat (own.image_choice_temperature_start, !=,
+                     official.image_choice_temperature_start);
+  g_assert_cmpint (own.text_steps, !=, official.text_steps);
+  g_assert_cmpfloat (own.text_temperature, !=, official.text_temperature);
   job->params.seed = 9;
   job->params.n_candidates = 3;
   job->params.image_steps = 4;
@@ -192,7 +203,10 @@ test_model_sampling (void)
   g_assert_cmpfloat (job->params.image_temperature_end, ==, own.image_temperature_end * 0.5f);
   g_assert_cmpfloat (job->params.image_choice_temperature_start, ==,
                      own.image_choice_temperature_start);
+  g_assert_cmpfloat (job->params.image_choice_temperature_end, ==,
+                     own.image_choice_temperature_end);
   g_assert_cmpfloat (job->params.text_temperature, ==, own.text_temperature);
+  g_assert_cmpint (job->params.text_top_k, ==, own.text_top_k);
   studio_job_free (job);
   magvlt_model_free (model);
 }
@@ -201,12 +215,13 @@ int
 main (int argc, char *argv[])
 {
   g_test_init (&argc, &argv, NULL);
-  if (argc < 2)
+  if (argc < 3)
     {
-      g_printerr ("usage: test-worker MODEL.gguf\n");
+      g_printerr ("usage: test-worker MODEL.gguf SAMPLING_MODEL.gguf\n");
       return 2;
     }
   model_path = argv[1];
+  sampling_model_path = argv[2];
   g_test_add_func ("/worker/job-and-progress", test_job_and_progress);
   g_test_add_func ("/worker/cancel", test_cancel);
   g_test_add_func ("/worker/bad-model", test_bad_model);

@@ -295,6 +295,17 @@ def main() -> None:
     hostile("yaml-broken.ckpt", open(VQ_CKPT, "rb").read(), "YAML error", config=bad_yaml3)
     hostile("vqgan-as-ckpt.ckpt", open(VQ_CKPT, "rb").read(), "pass it with --vqgan",
             as_ckpt=True)
+    # sampling values the engine would refuse at load: refused here, with the YAML key named,
+    # rather than written into a file nothing loads
+    for n, (old_line, new_line, expect) in enumerate([
+            ("img_num_steps: 6", "img_num_steps: 0", "sampling.img_num_steps is 0; refinement steps must be 1 to 1000"),
+            ("txt_temperature: 0.1", "txt_temperature: 0", "sampling.txt_temperature is 0; it must be in (0, 100]"),
+            ("img_temperature_end: 0.6", "img_temperature_end: 250", "sampling.img_temperature_end is 250; it must be in (0, 100]"),
+            ("txt_num_steps: 6", "txt_num_steps: 5000", "sampling.txt_num_steps is 5000; refinement steps must be 1 to 1000")]):
+        bad = os.path.join(WORK, f"config-sampling{n}.yaml")
+        open(bad, "w").write(open(CONFIG).read().replace(old_line, new_line))
+        hostile(f"yaml-sampling{n}.ckpt", open(MAGVLT_CKPT, "rb").read(), expect, as_ckpt=True,
+                config=bad)
 
     # --- safetensors --------------------------------------------------------------------------
     st_path = os.path.join(WORK, "tiny-vqgan.safetensors")

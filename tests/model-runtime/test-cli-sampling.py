@@ -4,8 +4,9 @@
 file without them gets the official values, and a file with a bad one is refused with a message.
 
 Usage: test-cli-sampling.py MAGVLT JOBS_MODEL
-The variants of JOBS_MODEL are written here with training/gguf_writer.py (numpy needed).
+The variants of JOBS_MODEL are written here with gguf-set-keys.py (numpy needed).
 """
+import importlib
 import json
 import os
 import subprocess
@@ -15,9 +16,12 @@ import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
+sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "model-runtime", "training"))
 from checks import check, finish  # noqa: E402
-from gguf_writer import FLOAT32, STRING, UINT32, GGUFWriter, Value, read_gguf  # noqa: E402
+from gguf_writer import FLOAT32, STRING, UINT32, Value  # noqa: E402
+
+set_keys = importlib.import_module("gguf-set-keys")
 
 magvlt, model = map(os.path.abspath, sys.argv[1:3])
 tmp = tempfile.mkdtemp(prefix="test-cli-sampling-")
@@ -25,15 +29,8 @@ tmp = tempfile.mkdtemp(prefix="test-cli-sampling-")
 
 def with_keys(name: str, extra: dict) -> str:
     """A copy of the jobs model with `extra` (key -> Value) set."""
-    meta, tensors = read_gguf(model, typed=True)
-    w = GGUFWriter()
-    for k, v in {**meta, **extra}.items():
-        if k != "general.alignment":
-            w.add(k, v)
-    for n, t in tensors.items():
-        w.add_tensor(n, t, f16=t.dtype.itemsize == 2, shape=t.shape)
     out = os.path.join(tmp, name)
-    w.write(out)
+    set_keys.with_keys(model, out, extra)
     return out
 
 
@@ -110,6 +107,10 @@ for cmd in (["info", "-m", bad], ["generate", "-m", bad, "-p", "x", "-o", "x.png
     check(f"magvlt {cmd[0]} refuses a negative temperature with a message",
           rc != 0 and "magvlt.sampling.img_temperature_start is -1; it must be in (0, 100]" in err
           and not os.path.exists(os.path.join(tmp, "x.png")), f"exit {rc}: {err}")
-rc, out, err = run("generate", "-m", model, "-p", "x", "-o", "x.png", "--choice-temperature", "0")
-check("--choice-temperature 0 is refused", rc != 0 and "--choice-temperature" in err, err)
+rc, out, err = run("generate", "-m", model, "-p", "x", "-o", "z.png", "--seed", "1", "--choice-temperature", "0")
+params = png_text(os.path.join(tmp, "z.png")).get("parameters", "") if rc == 0 else ""
+check("--choice-temperature 0 turns the noise off", rc == 0 and "choice-temperature=0-0 " in params, params + err)
+rc, out, err = run("generate", "-m", model, "-p", "x", "-o", "x.png", "--choice-temperature", "-1")
+check("--choice-temperature -1 is refused", rc == 2 and "--choice-temperature must be in [0, 100]" in err
+      and not os.path.exists(os.path.join(tmp, "x.png")), err)
 finish()
