@@ -513,27 +513,34 @@ pack_keys (const float *k, int l, int d, int c, uint16_t *dst)
     }
 }
 
-/* Values of one head transposed into panels of 32 dims over key pairs (D a
- * multiple of 32): rows 2kp and 2kp + 1, rounded, interleaved 16 bits at a
- * time, are exactly one k-pair row of a panel. */
-static BF16_TARGET void
-pack_values (const float *v, int l, int d, int c, uint16_t *dst)
+/* One k-pair row of a panel (64 bfloat16) from the 32 rounded values of
+ * input 2kp (a) and of input 2kp + 1 (b), interleaved 16 bits at a time. */
+static inline __attribute__ ((always_inline)) BF16_TARGET void
+store_pair_row (uint16_t *row, __m512i a, __m512i b)
 {
-  int l2 = (l + 1) / 2;
   __m512i lo_idx = _mm512_set_epi16 (47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
                                      39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
   __m512i hi_idx =
     _mm512_set_epi16 (63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25, 56, 24, 55, 23, 54,
                       22, 53, 21, 52, 20, 51, 19, 50, 18, 49, 17, 48, 16);
+  _mm512_store_si512 ((void *) row, _mm512_permutex2var_epi16 (a, lo_idx, b));
+  _mm512_store_si512 ((void *) (row + NR), _mm512_permutex2var_epi16 (a, hi_idx, b));
+}
+
+/* Values of one head transposed into panels of 32 dims over key pairs (D a
+ * multiple of 32): rows 2kp and 2kp + 1, rounded and interleaved, are
+ * exactly one k-pair row of a panel. */
+static BF16_TARGET void
+pack_values (const float *v, int l, int d, int c, uint16_t *dst)
+{
+  int l2 = (l + 1) / 2;
   for (int kp = 0; kp < l2; kp++)
     for (int p = 0; p < d / NR; p++)
       {
         __m512i a = round32 (v + (size_t) (2 * kp) * c + p * NR);
         __m512i b = 2 * kp + 1 < l ? round32 (v + (size_t) (2 * kp + 1) * c + p * NR)
                                    : _mm512_setzero_si512 ();
-        uint16_t *row = dst + ((size_t) p * l2 + kp) * NR * 2;
-        _mm512_store_si512 ((void *) row, _mm512_permutex2var_epi16 (a, lo_idx, b));
-        _mm512_store_si512 ((void *) (row + NR), _mm512_permutex2var_epi16 (a, hi_idx, b));
+        store_pair_row (dst + ((size_t) p * l2 + kp) * NR * 2, a, b);
       }
 }
 
@@ -669,15 +676,27 @@ mv_bf16_conv_set_direct_pack (bool on)
   atomic_store (&direct_pack, on);
 }
 
-/* 32 values of one im2col row (tap kk = (channel, ky, kx)) for the output
- * pixels [n0, n0 + 32) of a band starting at output row r0, straight from
- * the image: the values mv_im2col would write there. The 32 pixels lie in
- * one output row (wo is a multiple of 32). */
+/* The im2col row of tap kk = (channel c, ky, kx). */
+typedef struct {
+  int c, ky, kx;
+} conv_tap;
+
+static inline conv_tap
+tap_of (const mv_conv_geom *g, int kk)
+{
+  conv_tap t = { kk / (g->k * g->k), kk / g->k % g->k, kk % g->k };
+  return t;
+}
+
+/* 32 values of one im2col row for the output pixels [n0, n0 + 32) of a
+ * band starting at output row r0, straight from the image: the values
+ * mv_im2col would write there. The 32 pixels lie in one output row (wo is
+ * a multiple of 32). */
 static inline __attribute__ ((always_inline)) BF16_TARGET __m512i
-im2col_round32 (const conv_job *j, int kk, int r0, int n0)
+im2col_round32 (const conv_job *j, conv_tap t, int r0, int n0)
 {
   const mv_conv_geom *g = j->g;
-  int k = g->k, c = kk / (k * k), ky = kk / k % k, kx = kk % k;
+  int c = t.c, ky = t.ky, kx = t.kx;
   int oy = r0 + n0 / j->wo, ox0 = n0 % j->wo;
   int iy = oy * g->stride - g->pad_top + ky, hu = j->h * g->up, wu = j->w * g->up;
   if (iy < 0 || iy >= hu)
@@ -717,21 +736,15 @@ im2col_round32 (const conv_job *j, int kk, int r0, int n0)
 static BF16_TARGET void
 pack_im2col_panels (const conv_job *j, int r0, int n, uint16_t *pan)
 {
-  __m512i lo_idx = _mm512_set_epi16 (47, 15, 46, 14, 45, 13, 44, 12, 43, 11, 42, 10, 41, 9, 40, 8,
-                                     39, 7, 38, 6, 37, 5, 36, 4, 35, 3, 34, 2, 33, 1, 32, 0);
-  __m512i hi_idx =
-    _mm512_set_epi16 (63, 31, 62, 30, 61, 29, 60, 28, 59, 27, 58, 26, 57, 25, 56, 24, 55, 23, 54,
-                      22, 53, 21, 52, 20, 51, 19, 50, 18, 49, 17, 48, 16);
   for (int kp = 0; kp < j->k2; kp++)
-    for (int p = 0; p < n / NR; p++)
-      {
-        __m512i a = im2col_round32 (j, 2 * kp, r0, p * NR);
-        __m512i b =
-          2 * kp + 1 < j->k ? im2col_round32 (j, 2 * kp + 1, r0, p * NR) : _mm512_setzero_si512 ();
-        uint16_t *row = pan + ((size_t) p * j->k2 + kp) * NR * 2;
-        _mm512_store_si512 ((void *) row, _mm512_permutex2var_epi16 (a, lo_idx, b));
-        _mm512_store_si512 ((void *) (row + NR), _mm512_permutex2var_epi16 (a, hi_idx, b));
-      }
+    {
+      conv_tap t0 = tap_of (j->g, 2 * kp), t1 = tap_of (j->g, 2 * kp + 1);
+      bool odd_tail = 2 * kp + 1 == j->k; /* K odd: the last pair's second row is zero */
+      for (int p = 0; p < n / NR; p++)
+        store_pair_row (pan + ((size_t) p * j->k2 + kp) * NR * 2,
+                        im2col_round32 (j, t0, r0, p * NR),
+                        odd_tail ? _mm512_setzero_si512 () : im2col_round32 (j, t1, r0, p * NR));
+    }
 }
 
 static void
@@ -742,24 +755,22 @@ conv_band_bf16_task (void *arg, int task, int thread)
     return;
   int r0 = task * j->band, rows = j->ho - r0 < j->band ? j->ho - r0 : j->band;
   int n = rows * j->wo, npix = j->ho * j->wo;
-  const float *src = NULL;
-  size_t stride = 0;
-  /* whole panels within output rows: packed from the image directly */
-  bool col_free = !mv_conv_is_pointwise (j->g) && j->wo % NR == 0 && atomic_load (&direct_pack);
-  if (mv_conv_is_pointwise (j->g))
-    src = j->x + (size_t) r0 * j->wo, stride = (size_t) npix;
-  else if (!col_free)
-    {
-      float *col = j->col + (size_t) thread * j->col_floats;
-      mv_im2col (j->x, j->ci, j->h, j->w, j->g, r0, rows, j->wo, col);
-      src = col, stride = (size_t) n;
-    }
   uint16_t *pan = j->panels + (size_t) thread * j->panel_entries;
-  int full = n / NR * NR;
-  if (col_free)
-    pack_im2col_panels (j, r0, n, pan);
+  bool pointwise = mv_conv_is_pointwise (j->g);
+  if (!pointwise && j->wo % NR == 0 && atomic_load (&direct_pack))
+    pack_im2col_panels (j, r0, n, pan); /* whole panels within output rows */
   else
     {
+      /* the 1×1 convolution's input is its own im2col */
+      const float *src = j->x + (size_t) r0 * j->wo;
+      size_t stride = (size_t) npix;
+      if (!pointwise)
+        {
+          float *col = j->col + (size_t) thread * j->col_floats;
+          mv_im2col (j->x, j->ci, j->h, j->w, j->g, r0, rows, j->wo, col);
+          src = col, stride = (size_t) n;
+        }
+      int full = n / NR * NR;
       if (full > 0) /* pixels play the values' dims, kernel taps their keys */
         pack_values (src, j->k, full, (int) stride, pan);
       if (full < n) /* the last, partial panel of pixels */

@@ -20,58 +20,47 @@
 #include <stdio.h>
 #include <string.h>
 
-/* key: the name without the prefix; *out is set when the file has it */
-static magvlt_status
-read_u32 (const gguf_file *f, const char *key, int32_t *out)
-{
-  char full[96];
-  uint32_t v;
-  snprintf (full, sizeof full, "magvlt.sampling.%s", key);
-  if (!gguf_find_kv (f, full))
-    return MAGVLT_OK; /* every key is optional */
-  magvlt_status st = gguf_get_u32 (f, full, &v);
-  if (st != MAGVLT_OK)
-    return st;
-  const char *why = mv_sampling_range_error (key, v);
-  if (why)
-    return mv_fail (MAGVLT_ERR_FORMAT, "%s is %u; %s", full, v, why);
-  *out = (int32_t) v;
-  return MAGVLT_OK;
-}
-
-static magvlt_status
-read_f32 (const gguf_file *f, const char *key, float *out)
-{
-  char full[96];
-  float v;
-  snprintf (full, sizeof full, "magvlt.sampling.%s", key);
-  if (!gguf_find_kv (f, full))
-    return MAGVLT_OK;
-  magvlt_status st = gguf_get_f32 (f, full, &v);
-  if (st != MAGVLT_OK)
-    return st;
-  const char *why = mv_sampling_range_error (key, v);
-  if (why)
-    return mv_fail (MAGVLT_ERR_FORMAT, "%s is %g; %s", full, (double) v, why);
-  *out = v;
-  return MAGVLT_OK;
-}
-
 magvlt_status
 mv_model_read_sampling (const gguf_file *f, magvlt_sampling_params *sp)
 {
   magvlt_sampling_params p = magvlt_sampling_default_params ();
-  magvlt_status st;
+  /* the keys the engine reads, and the field each sets (an integer or a float) */
+  const struct {
+    const char *key; /* without the prefix */
+    int32_t *i;
+    float *f;
+  } keys[] = {
+    { "img_num_steps", &p.image_steps, NULL },
+    { "txt_num_steps", &p.text_steps, NULL },
+    { "img_temperature_start", NULL, &p.image_temperature_start },
+    { "img_temperature_end", NULL, &p.image_temperature_end },
+    { "img_mult_temperature_start", NULL, &p.image_choice_temperature_start },
+    { "img_mult_temperature_end", NULL, &p.image_choice_temperature_end },
+    { "txt_temperature", NULL, &p.text_temperature },
+    { "txt_top_k", &p.text_top_k, NULL },
+  };
 
-  if ((st = read_u32 (f, "img_num_steps", &p.image_steps))
-      || (st = read_u32 (f, "txt_num_steps", &p.text_steps))
-      || (st = read_f32 (f, "img_temperature_start", &p.image_temperature_start))
-      || (st = read_f32 (f, "img_temperature_end", &p.image_temperature_end))
-      || (st = read_f32 (f, "img_mult_temperature_start", &p.image_choice_temperature_start))
-      || (st = read_f32 (f, "img_mult_temperature_end", &p.image_choice_temperature_end))
-      || (st = read_f32 (f, "txt_temperature", &p.text_temperature))
-      || (st = read_u32 (f, "txt_top_k", &p.text_top_k)))
-    return st;
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    {
+      char full[96];
+      snprintf (full, sizeof full, "magvlt.sampling.%s", keys[i].key);
+      if (!gguf_find_kv (f, full))
+        continue; /* every key is optional */
+      uint32_t u = 0;
+      float x = 0.0f;
+      magvlt_status st = keys[i].i ? gguf_get_u32 (f, full, &u) : gguf_get_f32 (f, full, &x);
+      if (st != MAGVLT_OK)
+        return st;
+      double v = keys[i].i ? (double) u : (double) x;
+      const char *why = mv_sampling_range_error (keys[i].key, v);
+      if (why)
+        return keys[i].i ? mv_fail (MAGVLT_ERR_FORMAT, "%s is %u; %s", full, u, why)
+                         : mv_fail (MAGVLT_ERR_FORMAT, "%s is %g; %s", full, v, why);
+      if (keys[i].i)
+        *keys[i].i = (int32_t) u;
+      else
+        *keys[i].f = x;
+    }
   *sp = p;
   return MAGVLT_OK;
 }

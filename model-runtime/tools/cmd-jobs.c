@@ -299,6 +299,18 @@ double_option (job_run *r, const char *name, const char *s, double max, gboolean
   return -1;
 }
 
+/* A schedule start → end made to start at t, its end in proportion; one
+ * that starts at 0 keeps its end (nothing to scale), and t = 0 turns it off. */
+static void
+restart_schedule (float *start, float *end, double t)
+{
+  if (*start > 0.0f)
+    *end *= (float) t / *start;
+  if (t == 0.0)
+    *end = 0.0f;
+  *start = (float) t;
+}
+
 /* r->sp ← base (the defaults until the model is loaded, then the model's
  * own, magvlt_model_sampling_params) with the options over it. */
 static void
@@ -321,21 +333,10 @@ set_sampling (job_run *r, magvlt_sampling_params base)
   if (r->temperature_arg && text)
     sp->text_temperature = (float) r->temperature;
   else if (r->temperature_arg)
-    {
-      float scale = (float) r->temperature / sp->image_temperature_start;
-      sp->image_temperature_start = (float) r->temperature;
-      sp->image_temperature_end *= scale;
-    }
-  if (r->choice_temperature_arg && sp->image_choice_temperature_start > 0.0f)
-    {
-      float scale = (float) r->choice_temperature / sp->image_choice_temperature_start;
-      sp->image_choice_temperature_start = (float) r->choice_temperature;
-      sp->image_choice_temperature_end *= scale;
-    }
-  else if (r->choice_temperature_arg) /* a model without choice noise: no end to scale */
-    sp->image_choice_temperature_start = (float) r->choice_temperature;
-  if (r->choice_temperature_arg && r->choice_temperature == 0.0)
-    sp->image_choice_temperature_end = 0.0f; /* off means off, whatever the model's end */
+    restart_schedule (&sp->image_temperature_start, &sp->image_temperature_end, r->temperature);
+  if (r->choice_temperature_arg)
+    restart_schedule (&sp->image_choice_temperature_start, &sp->image_choice_temperature_end,
+                      r->choice_temperature);
 }
 
 /* Checks the options and fills the sampling parameters; returns an exit

@@ -12,13 +12,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "model-runtime", "training"))
 from checks import check, finish  # noqa: E402
+from pngfile import read_png  # noqa: E402
 from gguf_writer import FLOAT32, STRING, UINT32, Value  # noqa: E402
 
 set_keys = importlib.import_module("gguf-set-keys")
@@ -40,18 +40,7 @@ def run(*args):
 
 
 def png_text(path: str) -> dict:
-    data, pos, out = open(path, "rb").read(), 8, {}
-    while pos < len(data):
-        n = int.from_bytes(data[pos:pos + 4], "big")
-        kind, body = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
-        if kind == b"tEXt":
-            k, _, v = body.partition(b"\0")
-            out[k.decode("latin-1")] = v.decode("latin-1")
-        elif kind == b"zTXt":
-            k, _, v = body.partition(b"\0")
-            out[k.decode("latin-1")] = zlib.decompress(v[1:]).decode("latin-1")
-        pos += n + 12
-    return out
+    return read_png(path)[4]
 
 
 official = ("sampling:       image 10 steps, temperature 1.4 -> 0.6, choice temperature 2 -> 0.2; "

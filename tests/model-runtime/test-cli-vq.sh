@@ -3,7 +3,7 @@
 # and `magvlt vq decode` on the official tiny model (8x8 images, 4x4 codes):
 # round trip against the official fixtures, the resize/crop path, image and
 # code-file formats, and exit codes and messages on bad input.
-# PYTHON needs numpy only; PNG files are written and read with zlib here.
+# PYTHON needs numpy only; PNG files are written here and read with tests/lib/pngfile.py.
 # The float32 OpenBLAS path throughout: the fixtures are float32 (auto would
 # decode with bfloat16 convolutions on CPUs with AVX512-BF16; their own
 # tolerances are test-vqgan-parity's and the regression test's).
@@ -29,12 +29,12 @@ check_codes () {  # check_codes NAME IMAGE EXPECTED_CODES
 }
 
 cat >"$tmp/png.py" <<'EOF'
-"""Tiny PNG writer/reader (8-bit, non-interlaced) and fixture helpers."""
-import json, struct, sys, zlib
+"""PNG files from arrays (8-bit, non-interlaced; tests/lib/pngfile.py reads them) and fixture helpers."""
+import json, os, struct, sys, zlib
 import numpy as np
-
-def chunk(t, d):
-    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xffffffff)
+sys.path.insert(0, os.environ["MAGVLT_TEST_LIB"])
+import pngfile
+from pngfile import chunk
 
 def write_png(path, a, idat=None, size=None):
     a = np.asarray(a, dtype=np.uint8)
@@ -49,37 +49,8 @@ def write_png(path, a, idat=None, size=None):
                 + chunk(b"IDAT", zlib.compress(raw) if idat is None else idat) + chunk(b"IEND", b""))
 
 def read_png(path):
-    data = open(path, "rb").read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat = 8, b""
-    while pos < len(data):
-        n, t = struct.unpack(">I4s", data[pos:pos + 8])
-        d = data[pos + 8:pos + 8 + n]
-        if t == b"IHDR":
-            w, h, depth, ctype, _, _, lace = struct.unpack(">IIBBBBB", d)
-            assert depth == 8 and ctype in (2, 6) and lace == 0, (depth, ctype, lace)
-            bpp = 3 if ctype == 2 else 4
-        elif t == b"IDAT":
-            idat += d
-        pos += 12 + n
-    raw, stride = zlib.decompress(idat), w * bpp
-    out, prev = np.zeros((h, stride), np.int32), np.zeros(stride, np.int32)
-    for y in range(h):
-        ft, line = raw[y * (stride + 1)], raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)]
-        cur = np.zeros(stride, np.int32)
-        for x in range(stride):
-            a = cur[x - bpp] if x >= bpp else 0
-            b, c = prev[x], (prev[x - bpp] if x >= bpp else 0)
-            if ft == 0: p = 0
-            elif ft == 1: p = a
-            elif ft == 2: p = b
-            elif ft == 3: p = (a + b) // 2
-            else:
-                pa, pb, pc = abs(b - c), abs(a - c), abs(a + b - 2 * c)
-                p = a if pa <= pb and pa <= pc else (b if pb <= pc else c)
-            cur[x] = (line[x] + p) & 255
-        out[y], prev = cur, cur
-    return out.reshape(h, w, bpp)
+    w, h, bpp, pixels, _ = pngfile.read_png(path)
+    return np.array(pixels, np.int32).reshape(h, w, bpp)
 
 fixture = np.load(sys.argv[2] + "/vqgan.vq_input_image_u8.npy").astype(np.uint8)  # [8, 8, 3]
 cmd, args = sys.argv[1], sys.argv[3:]
@@ -133,7 +104,8 @@ elif cmd == "png":  # PNG EXPECTED-NAME: pixels within +-1
 elif cmd == "same-png":  # two PNGs with identical pixels
     assert (read_png(args[0]) == read_png(args[1])).all()
 EOF
-pyrun () { cmd=$1; shift; "$python" "$tmp/png.py" "$cmd" "$expected" "$@"; }
+test_lib=$(cd "$(dirname "$0")/../lib" && pwd)
+pyrun () { cmd=$1; shift; MAGVLT_TEST_LIB=$test_lib "$python" "$tmp/png.py" "$cmd" "$expected" "$@"; }
 
 pyrun images "$tmp" || { echo "FAIL cannot write the test images"; exit 1; }
 

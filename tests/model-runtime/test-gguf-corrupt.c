@@ -1236,42 +1236,44 @@ sampling_cases (void)
   want.text_temperature = 0.2f;
   case_sampling ("one magvlt.sampling key, the rest default", f, &want);
 
-  f = tiny ();
-  gb_set_u32 (f, "magvlt.sampling.img_num_steps", 0);
-  case_file ("sampling: 0 image steps", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
-             "magvlt.sampling.img_num_steps is 0; refinement steps must be 1 to 1000");
-  f = tiny ();
-  gb_set_u32 (f, "magvlt.sampling.txt_num_steps", 1001);
-  case_file ("sampling: 1001 text steps", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
-             "magvlt.sampling.txt_num_steps is 1001");
-  f = tiny ();
-  gb_set_f32 (f, "magvlt.sampling.img_temperature_start", 0.0f);
-  case_file ("sampling: temperature 0", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
-             "magvlt.sampling.img_temperature_start is 0; it must be in (0, 100]");
-  f = tiny ();
-  gb_set_f32 (f, "magvlt.sampling.txt_temperature", NAN);
-  case_file ("sampling: temperature NaN", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
-             "magvlt.sampling.txt_temperature is nan");
-  f = tiny ();
-  gb_set_f32 (f, "magvlt.sampling.img_temperature_end", 1e30f);
-  case_file ("sampling: temperature 1e30", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
-             "magvlt.sampling.img_temperature_end is 1e+30");
-  f = tiny ();
-  gb_set_f32 (f, "magvlt.sampling.img_mult_temperature_end", -0.5f);
-  case_file ("sampling: negative choice temperature", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
-             "magvlt.sampling.img_mult_temperature_end is -0.5; it must be in [0, 100]");
-  f = tiny ();
-  gb_set_f32 (f, "magvlt.sampling.txt_top_k", 32.0f);
-  case_file ("sampling: top-k as f32", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
-             "key 'magvlt.sampling.txt_top_k' has type f32, expected an integer");
-  f = tiny ();
-  gb_set_u32 (f, "magvlt.sampling.txt_top_k", 1u << 30);
-  case_file ("sampling: huge top-k", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
-             "magvlt.sampling.txt_top_k is 1073741824");
-  f = tiny ();
-  gb_set_str (f, "magvlt.sampling.img_temperature_start", "1.4");
-  case_file ("sampling: temperature as a string", f, FAULT_MODEL, MAGVLT_ERR_FORMAT,
-             "key 'magvlt.sampling.img_temperature_start' has type string, expected f32");
+  /* values out of range or of the wrong type fail the load with the key named */
+  static const struct {
+    const char *name, *key;
+    char type; /* 'u' u32, 'f' f32, 's' string */
+    double v;
+    const char *needle;
+  } bad[] = {
+    { "0 image steps", "img_num_steps", 'u', 0,
+      "magvlt.sampling.img_num_steps is 0; refinement steps must be 1 to 1000" },
+    { "1001 text steps", "txt_num_steps", 'u', 1001, "magvlt.sampling.txt_num_steps is 1001" },
+    { "temperature 0", "img_temperature_start", 'f', 0,
+      "magvlt.sampling.img_temperature_start is 0; it must be in (0, 100]" },
+    { "temperature NaN", "txt_temperature", 'f', NAN, "magvlt.sampling.txt_temperature is nan" },
+    { "temperature 1e30", "img_temperature_end", 'f', 1e30,
+      "magvlt.sampling.img_temperature_end is 1e+30" },
+    { "negative choice temperature", "img_mult_temperature_end", 'f', -0.5,
+      "magvlt.sampling.img_mult_temperature_end is -0.5; it must be in [0, 100]" },
+    { "top-k as f32", "txt_top_k", 'f', 32,
+      "key 'magvlt.sampling.txt_top_k' has type f32, expected an integer" },
+    { "huge top-k", "txt_top_k", 'u', 1u << 30,
+      "magvlt.sampling.txt_top_k is 1073741824; it must be 0 (off) to 4194304" },
+    { "temperature as a string", "img_temperature_start", 's', 0,
+      "key 'magvlt.sampling.img_temperature_start' has type string, expected f32" },
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    {
+      char key[96], name[128];
+      snprintf (key, sizeof key, "magvlt.sampling.%s", bad[i].key);
+      snprintf (name, sizeof name, "sampling: %s", bad[i].name);
+      f = tiny ();
+      if (bad[i].type == 'u')
+        gb_set_u32 (f, key, (uint32_t) bad[i].v);
+      else if (bad[i].type == 'f')
+        gb_set_f32 (f, key, (float) bad[i].v);
+      else
+        gb_set_str (f, key, "1.4");
+      case_file (name, f, FAULT_MODEL, MAGVLT_ERR_FORMAT, bad[i].needle);
+    }
 }
 
 int

@@ -12,6 +12,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,6 +138,7 @@ typedef struct {
   int ni, steps_seen, violations, zero_steps;
   int32_t codes[4096];
   uint8_t known[4096];
+  atomic_int stepped; /* a step of the running job has ended (read by the canceller) */
 } watcher;
 
 static void
@@ -156,19 +158,24 @@ on_preview (const magvlt_preview *pv, void *ud)
     }
   w->zero_steps += newly == 0;
   w->steps_seen++;
+  atomic_store (&w->stepped, 1);
 }
 
 typedef struct {
   magvlt_context *ctx;
-  int delay_ms;
+  const atomic_int *stepped;
   gint64 when;
 } canceller;
 
+/* Cancels once the job has ended its first step: with a fixed delay the job
+ * (a few tens of ms) sometimes ended first, and the cancel then landed on
+ * the next job instead. */
 static void *
 cancel_later (void *data)
 {
   canceller *c = data;
-  g_usleep ((gulong) c->delay_ms * 1000);
+  while (!atomic_load (c->stepped))
+    g_usleep (50);
   c->when = g_get_monotonic_time ();
   magvlt_context_cancel (c->ctx);
   return NULL;
@@ -248,7 +255,8 @@ test_image_loop (magvlt_context *ctx)
   /* cancel from another thread: ABORTED, no further step, context reusable */
   p.image_steps = 1000;
   memset (known, 0, sizeof known);
-  canceller cl = { ctx, 30, 0 };
+  atomic_store (&w.stepped, 0);
+  canceller cl = { ctx, &w.stepped, 0 };
   pthread_t th;
   pthread_create (&th, NULL, cancel_later, &cl);
   gint64 t0 = g_get_monotonic_time ();
