@@ -66,6 +66,7 @@ studio_job_result_free (StudioJobResult *result)
     return;
   g_clear_pointer (&result->candidates, g_array_unref);
   g_free (result->prompt);
+  g_free (result->model);
   g_free (result);
 }
 
@@ -148,6 +149,7 @@ studio_job_run (StudioJob *job, magvlt_context *ctx, GError **error)
   result->prompt = g_strdup (job->prompt);
   result->steps = job->params.image_steps;
   result->strength = job->edit.strength;
+  result->temperature_scale = job->temperature_scale;
   result->candidates = g_array_new (FALSE, TRUE, sizeof (StudioCandidate));
   g_array_set_clear_func (result->candidates, candidate_clear);
   for (int i = 0; i < r.n_candidates; i++)

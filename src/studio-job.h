@@ -44,8 +44,10 @@ typedef struct {
   double ms;
   /* what produced them, for the text chunks of saved images */
   char *prompt;
+  char *model; /* the model's display name, set by the worker */
   int steps;
   double strength;
+  double temperature_scale;
 } StudioJobResult;
 
 /* What the worker reports while a job runs (immutable once posted). */

@@ -428,6 +428,14 @@ set_pending (StudioWindow *self, StudioJobResult *result)
   studio_window_sync_sensitivity (self);
 }
 
+static char *
+format_number (double v)
+{
+  char buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  return g_strdup (g_ascii_formatd (buf, sizeof buf, "%.2f", v));
+}
+
 void
 studio_window_accept (StudioWindow *self)
 {
@@ -449,10 +457,18 @@ studio_window_accept (StudioWindow *self)
       g_ptr_array_add (p, g_strdup_printf ("%" G_GUINT64_FORMAT, c->seed));
       g_ptr_array_add (p, g_strdup ("MAGVLT steps"));
       g_ptr_array_add (p, g_strdup_printf ("%d", self->pending->steps));
+      /* numbers in the C locale: a saved file reads the same everywhere */
+      g_ptr_array_add (p, g_strdup ("MAGVLT temperature scale"));
+      g_ptr_array_add (p, format_number (self->pending->temperature_scale));
       if (self->pending->kind == STUDIO_JOB_EDIT)
         {
           g_ptr_array_add (p, g_strdup ("MAGVLT strength"));
-          g_ptr_array_add (p, g_strdup_printf ("%.2f", self->pending->strength));
+          g_ptr_array_add (p, format_number (self->pending->strength));
+        }
+      if (self->pending->model)
+        {
+          g_ptr_array_add (p, g_strdup ("MAGVLT model"));
+          g_ptr_array_add (p, g_strdup (self->pending->model));
         }
       g_clear_pointer (&self->provenance, g_ptr_array_unref);
       self->provenance = p;

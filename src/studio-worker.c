@@ -27,6 +27,7 @@ struct _StudioWorker {
   /* owned by the worker thread */
   magvlt_model *model;
   magvlt_context *ctx;
+  char *model_name; /* general.name, or the file's name */
   gint64 job_start;
   int preview_decode_every;
   int n_threads;
@@ -170,8 +171,9 @@ do_load (StudioWorker *self, Request *r)
   self->model = model;
   self->ctx = ctx;
   magvlt_model_get_info (model, &info);
-  g_task_return_pointer (
-    r->task, info.name[0] ? g_strdup (info.name) : g_path_get_basename (r->path), g_free);
+  g_free (self->model_name);
+  self->model_name = info.name[0] ? g_strdup (info.name) : g_path_get_basename (r->path);
+  g_task_return_pointer (r->task, g_strdup (self->model_name), g_free);
 }
 
 static void
@@ -208,7 +210,10 @@ do_run (StudioWorker *self, Request *r)
     g_cancellable_disconnect (cancellable, handler);
   magvlt_context_set_callbacks (self->ctx, NULL);
   if (result)
-    g_task_return_pointer (r->task, result, (GDestroyNotify) studio_job_result_free);
+    {
+      result->model = g_strdup (self->model_name);
+      g_task_return_pointer (r->task, result, (GDestroyNotify) studio_job_result_free);
+    }
   else
     g_task_return_error (r->task, error);
 }
@@ -233,6 +238,7 @@ worker_main (gpointer data)
     }
   magvlt_context_free (self->ctx);
   magvlt_model_free (self->model);
+  g_clear_pointer (&self->model_name, g_free);
   self->ctx = NULL;
   self->model = NULL;
   return NULL;

@@ -209,6 +209,11 @@ def main() -> None:
           f"{saved.get_option('tEXt::MAGVLT seed')!r})",
           saved.get_option("tEXt::MAGVLT prompt") == "a red apple on a blue background"
           and saved.get_option("tEXt::MAGVLT seed") == "3")
+    # enough to make it again: the model and the temperature scale too (default 1, C-locale number)
+    check(f"saved PNG names the model ({saved.get_option('tEXt::MAGVLT model')!r}) and the "
+          f"temperature scale ({saved.get_option('tEXt::MAGVLT temperature scale')!r})",
+          saved.get_option("tEXt::MAGVLT model") == app.state("model-name")
+          and saved.get_option("tEXt::MAGVLT temperature scale") == "1.00")
 
     # no lost work: the opened file is never written without an explicit save to it
     check("the opened image file is unchanged after inpaint, accept and save-as elsewhere", sha256(img) == img_sha)
