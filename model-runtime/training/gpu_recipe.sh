@@ -10,7 +10,7 @@
 #         timeout_s=420)
 # To go on training the shipped model rather than start afresh, also carry its weights as
 # build/gpu-work/init.pt (an --export file; the shipped one's is kept in the training cache,
-# WORK/gpu5/run/main.pt, 15 MB in float16 -- see TRAINING_NOTES.md; carry float16, not float32:
+# WORK/gpu7/run/main.pt, 15 MB in float16 -- see TRAINING_NOTES.md; carry float16, not float32:
 # the repository (29 MB) + codes (9 MB) + 30 MB of float32 weights is over the 64 MiB that
 # travels): the run then starts from them with a fresh optimiser, a short warm-up and a new cosine
 # decay over its time budget.
@@ -27,6 +27,11 @@
 # Batch 2048 (the default now, run 4): 0.25 s per step (first 200 steps: 51.1 s), so 3.3 times
 # the samples per second of batch 512; 1,335 steps in a 320 s budget, 342 s for the whole script.
 # On an H200 (run 5): 0.21 s per step at batch 2048, 1,405 steps in a 300 s budget, 320 s in all.
+# Batch 4096 on an H100 (run 6): 0.41 s per step, only 1.27 times the rows per second of 2048.
+# Two calls on one warm machine (runs 6 and 7): the second, within the 30 s the machine stays
+# warm, carries nothing and starts from the first's weights, which are still there:
+#     cp W/run/main.pt W/init.pt && rm -rf W/run W/main && sh .../gpu_recipe.sh W
+# (W/main/ckpt.pt left over would resume the finished run instead of starting from init.pt).
 #
 # What comes back in $OUT: gpu-results.tar.gz split into parts of <= 15 MiB (float16 weights
 # without optimiser state, logs; at most 64 MiB in all). Here:
@@ -57,7 +62,7 @@ print("python", sys.version.split()[0], "torch", torch.__version__, "numpy", num
 
 common="--device $DEVICE --threads 2 --time-budget $BUDGET --task-weights 2,1,1 --log-every 50 --export-half"
 if [ -f "$W/init.pt" ]; then
-    start="--init $W/init.pt --lr 1.2e-3 --warmup 100"
+    start="--init $W/init.pt --lr 1e-3 --warmup 50"  # runs 6-7: 1.2e-3/100 first raised the loss
 else
     start="--lr 2e-3 --warmup 200"
 fi
