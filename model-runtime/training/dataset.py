@@ -37,6 +37,11 @@ Example (one command, ~2-4 minutes on 2 cores):
     /usr/bin/python3 dataset.py --node-modules ../../node_modules --out /work/cache/magvlt-train/data
 Tiny subset for tests:
     /usr/bin/python3 dataset.py --styles noto-v1,flagpack,openmoji --max-concepts 30 --out /tmp/ds
+With line-art copies of the training icons (--outline-copies N: N more training singles per icon,
+drawn by ink_outline() with dark outlines and flat colours, a style close to OpenMoji's which the
+training sets lack), appended after every other row, so `vqgan_train.py encode --reuse` can code
+only them:
+    /usr/bin/python3 dataset.py ... --outline-copies 1 --no-png --out DATA_INK
 """
 from __future__ import annotations
 
@@ -311,6 +316,22 @@ def paste(canvas: np.ndarray, rgba: np.ndarray, x: int, y: int) -> None:
     region[:] = region * (1 - a) + rgba[..., :3] * a
 
 
+def ink_outline(rgba: np.ndarray, ink: float) -> np.ndarray:
+    """Line-art variant of a rendered icon, a training augmentation toward outlined flat styles
+    such as OpenMoji's (which the model never sees): the shape made opaque, colours flattened to
+    five levels per channel, and a dark line of value `ink` where it meets the background and
+    along strong colour edges. The concept is unchanged, so the icon's caption stays true."""
+    rgb, inside = rgba[..., :3], rgba[..., 3] > 0.5
+    flat = np.round(rgb * 4) / 4
+    pin = np.pad(inside, 1)
+    contour = inside & ~(pin[:-2, 1:-1] & pin[2:, 1:-1] & pin[1:-1, :-2] & pin[1:-1, 2:])
+    p = np.pad(flat, ((1, 1), (1, 1), (0, 0)), mode="edge")
+    jump = np.maximum(np.abs(flat - p[:-2, 1:-1]).sum(-1), np.abs(flat - p[1:-1, :-2]).sum(-1))
+    line = contour | (inside & (jump > 0.6))
+    out = np.where(line[..., None], np.float32(ink), flat) * inside[..., None]
+    return np.concatenate([out, inside[..., None].astype(np.float32)], axis=-1).astype(np.float32)
+
+
 def background(rng: np.random.Generator, ci: int) -> np.ndarray:
     rgb = np.array(COLOURS[ci][1], np.float32) + rng.integers(-10, 11, 3)
     return np.broadcast_to(np.clip(rgb, 0, 255) / 255, (SIZE, SIZE, 3)).copy()
@@ -348,7 +369,7 @@ def assign_splits(icons: List[Icon]) -> Dict[Tuple[str, str], str]:
 
 def build(node_modules: str, out_dir: str, styles: List[str], max_concepts: int = 0,
           train_backgrounds: int = 4, composites_train: int = 16000, composites_eval: int = 600,
-          write_png: bool = True, log=print) -> dict:
+          outline_copies: int = 0, write_png: bool = True, log=print) -> dict:
     t0 = time.time()
     c = load_cldr(node_modules)
     icons: List[Icon] = []
@@ -438,6 +459,21 @@ def build(node_modules: str, out_dir: str, styles: List[str], max_concepts: int 
                 style_index[a.style], sp, KIND_COMPOSITE, ci, ri)
     log(f"with composites: {len(images)} images in {time.time() - t0:.1f}s")
 
+    # Line-art copies of the training icons (ink_outline), appended last so that every other
+    # sample keeps its index (and the evaluation PNGs their names) whether or not they are built.
+    for ic in icon_pool["train"] if outline_copies else []:
+        rng = rng_for("outline", ic.style, ic.name)
+        for ci in rng.permutation(len(COLOURS))[:outline_copies]:
+            size = int(rng.integers(46, 61))
+            rgba = r.rgba(ic, size)
+            x, y = (int(rng.integers(0, SIZE - size + 1)) for _ in range(2))
+            img = background(rng, int(ci))
+            paste(img, ink_outline(rgba, float(rng.uniform(0.03, 0.2))), x, y)
+            add(img, single_caption(c.concepts[ic.concept].phrase, COLOURS[ci][0]),
+                concept_index[ic.concept], -1, style_index[ic.style], "train", KIND_SINGLE, int(ci), -1)
+    if outline_copies:
+        log(f"with line-art copies: {len(images)} images in {time.time() - t0:.1f}s")
+
     os.makedirs(out_dir, exist_ok=True)
     arrays = dict(images=np.stack(images), captions=np.array(captions), concept=np.array(concept, np.int32),
                   concept2=np.array(concept2, np.int32), style=np.array(style, np.int16),
@@ -475,6 +511,8 @@ def main() -> None:
     ap.add_argument("--train-backgrounds", type=int, default=4)
     ap.add_argument("--composites-train", type=int, default=16000)
     ap.add_argument("--composites-eval", type=int, default=600)
+    ap.add_argument("--outline-copies", type=int, default=0,
+                    help="line-art copies (dark outlines, flat colours) of each training icon")
     ap.add_argument("--no-png", action="store_true")
     a = ap.parse_args()
     styles = [s for s in a.styles.split(",") if s]
@@ -483,7 +521,7 @@ def main() -> None:
         sys.exit(f"dataset: unknown style(s) {bad}")
     try:
         build(a.node_modules, a.out, styles, a.max_concepts, a.train_backgrounds, a.composites_train,
-              a.composites_eval, not a.no_png)
+              a.composites_eval, outline_copies=a.outline_copies, write_png=not a.no_png)
     except FileNotFoundError as e:
         sys.exit(f"dataset: {e}\nHINT: run `npm ci` in the source root to install the data packages")
 

@@ -18,6 +18,7 @@ Commands:
     vqgan_train.py train  --data DIR --work DIR [--steps N]      # resumable (DIR/vqgan/ckpt.pt)
     vqgan_train.py eval   --data DIR --work DIR                  # PSNR + codebook usage (val)
     vqgan_train.py encode --data DIR --work DIR                  # DIR/codes.npz
+    vqgan_train.py encode --data DIR --work DIR --reuse OLD.npz  # only the rows after OLD's
 """
 from __future__ import annotations
 
@@ -285,9 +286,21 @@ def encode_all(a) -> None:
     images, split = load_data(a.data)
     R = vq.g.resolution
     out = {"full": [], "hhalf": [], "vhalf": []}
+    z = np.load(os.path.join(a.data, "dataset.npz"))
+    i0 = 0
+    if a.reuse:
+        # an earlier encode of the same dataset without the rows appended since (dataset.py
+        # appends its line-art copies last): its codes stand for the leading rows
+        old = np.load(a.reuse)
+        i0 = len(old["full"])
+        if i0 > len(images) or not np.array_equal(old["captions"], z["captions"][:i0]) \
+                or not np.array_equal(old["split"], z["split"][:i0]):
+            sys.exit(f"vqgan_train: {a.reuse} is not an encode of this dataset's first {i0} rows")
+        for k in out:
+            out[k].append(old[k])
     t0 = time.time()
     s = vq.g.resolution // 2 ** (len(vq.g.ch_mult) - 1)
-    for i in range(0, len(images), 256):
+    for i in range(i0, len(images), 256):
         b = images[i:i + 256]
         out["full"].append(vq.codes_of(vq.encode_z(to_x(b))).numpy().astype(np.int16))
         # half-image codes (MixSel) are only needed for training pairs
@@ -299,9 +312,8 @@ def encode_all(a) -> None:
             vh[tr] = vq.codes_of(vq.encode_z(to_x(squeeze(b[tr], R, R // 2)))).numpy()
         out["hhalf"].append(hh)
         out["vhalf"].append(vh)
-        if i % 5120 == 0:
+        if (i - i0) % 5120 == 0:
             print(f"{i}/{len(images)} {time.time() - t0:.0f}s", flush=True)
-    z = np.load(os.path.join(a.data, "dataset.npz"))
     extra = {k: z[k] for k in ("captions", "split", "concept", "kind")}  # so stage 2 needs no images
     np.savez_compressed(os.path.join(a.work, "codes.npz"), **{k: np.concatenate(v) for k, v in out.items()},
                         **extra)
@@ -325,6 +337,7 @@ def main() -> None:
     ap.add_argument("--eval-images", type=int, default=512)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--reuse", help="encode: codes.npz of the dataset's leading rows, kept as they are")
     a = ap.parse_args()
     if a.command == "train":
         train(a)

@@ -2,8 +2,10 @@
 """The training pipeline end to end on a tiny subset (suite 'training'):
 
   dataset.py      30 concepts of two small training styles + OpenMoji: splits, captions true by
-                  construction, OpenMoji only in its own split, deterministic rebuild
-  vqgan_train.py  a few steps, then encode (full, left|right and top/bottom halves)
+                  construction, OpenMoji only in its own split, deterministic rebuild; line-art
+                  copies appended after every other row, which keep their indices
+  vqgan_train.py  a few steps, then encode (full, left|right and top/bottom halves); encode
+                  --reuse codes only the appended rows and matches a whole encode
   charbpe.py      a vocabulary on the tiny caption corpus
   train.py        a few steps single-process, a resume, and 2-process DDP under torchrun (gloo),
                   whose ranks must end with identical weights
@@ -26,6 +28,7 @@ import numpy as np
 cli, training, node_modules = sys.argv[1:4]
 py = sys.executable
 sys.path.insert(0, training)
+from dataset import single_caption  # noqa: E402
 
 
 def run(args, **kw):
@@ -69,11 +72,24 @@ try:
         if k == 0:
             assert meta["concepts"][j]["phrase"] in c, (c, meta["concepts"][j])
     assert any(c.startswith("a flag of ") for c in caps), "no flag captions"
-    # deterministic
-    run([py, os.path.join(training, "dataset.py"), "--out", os.path.join(tmp, "data2"), "--no-png"] + common)
-    z2 = np.load(os.path.join(tmp, "data2", "dataset.npz"))
-    assert np.array_equal(z["images"], z2["images"]) and np.array_equal(caps, z2["captions"]), "not deterministic"
-    print(f"dataset ok: {meta['counts']}")
+    # deterministic, and the line-art copies (one per training icon) come after everything else
+    data2 = os.path.join(tmp, "data2")
+    run([py, os.path.join(training, "dataset.py"), "--out", data2, "--no-png", "--outline-copies", "1"] + common)
+    z2 = np.load(os.path.join(data2, "dataset.npz"))
+    n = len(caps)
+    for k in z.files:
+        assert np.array_equal(z[k], z2[k][:n]), f"{k}: not deterministic, or rows moved by --outline-copies"
+    n_icons = int(((split == 0) & (kind == 0)).sum())  # --train-backgrounds 1: one single per icon
+    ink = slice(n, None)
+    assert len(z2["captions"]) == n + n_icons, (len(z2["captions"]), n, n_icons)
+    assert np.all(z2["split"][ink] == 0) and np.all(z2["kind"][ink] == 0)
+    for c, col, j in zip(z2["captions"][ink], z2["colour"][ink], z2["concept"][ink]):
+        assert c == single_caption(meta["concepts"][j]["phrase"], meta["colours"][col]), c
+    # every copy has its dark outline: some pixels near black on a background that is not black
+    dark = (z2["images"][ink].max(-1) < 60).reshape(n_icons, -1).sum(1)
+    on_light = np.array([meta["colours"][col] != "black" for col in z2["colour"][ink]])
+    assert np.all(dark[on_light] >= 20), dark[on_light].min()
+    print(f"dataset ok: {meta['counts']}, {n_icons} line-art copies")
 
     run([py, os.path.join(training, "vqgan_train.py"), "train", "--data", data, "--work", work, "--steps", "3",
          "--batch", "4", "--save-every", "3", "--eval-every", "3", "--eval-images", "8"])
@@ -81,6 +97,20 @@ try:
     codes = np.load(os.path.join(work, "codes.npz"))
     assert codes["full"].shape == (len(caps), 8, 8) and codes["hhalf"].shape == (len(caps), 8, 4) \
         and codes["vhalf"].shape == (len(caps), 4, 8)
+    # --reuse: the line-art dataset coded from these codes plus its appended rows only, the same
+    # as coding it whole; refused for codes of another dataset
+    for name, extra in (("reuse", ["--reuse", os.path.join(work, "codes.npz")]), ("whole", [])):
+        os.makedirs(os.path.join(tmp, name))
+        os.symlink(os.path.join(work, "vqgan"), os.path.join(tmp, name, "vqgan"))
+        run([py, os.path.join(training, "vqgan_train.py"), "encode", "--data", data2, "--work",
+             os.path.join(tmp, name)] + extra)
+    reused, whole = (np.load(os.path.join(tmp, d, "codes.npz")) for d in ("reuse", "whole"))
+    for k in whole.files:
+        assert np.array_equal(reused[k], whole[k]), f"encode --reuse differs from a whole encode in {k}"
+    p = subprocess.run([py, os.path.join(training, "vqgan_train.py"), "encode", "--data", data, "--work",
+                        os.path.join(tmp, "whole"), "--reuse", os.path.join(tmp, "reuse", "codes.npz")],
+                       capture_output=True, text=True)
+    assert p.returncode != 0 and "is not an encode of this dataset" in p.stderr, p.stderr[-500:]
     with open(os.path.join(work, "captions.txt"), "w") as f:
         f.write("\n".join(str(c) for c in caps) + "\n")
     run([py, os.path.join(training, "charbpe.py"), "--corpus", os.path.join(work, "captions.txt"),
