@@ -137,7 +137,9 @@ class Engine:
             args = ["caption", "--json", "--seed", str(seed)] + self.caption_args
             for p in paths[i:i + chunk]:
                 args += ["-i", p]
-            out += [json.loads(l) for l in self._run(args).splitlines() if l.startswith("{")]
+            got = [json.loads(l) for l in self._run(args).splitlines() if l.startswith("{")]
+            # with --candidates N the CLI writes N ranked results per image: keep the best
+            out += [g for g in got if g.get("rank", 1) == 1]
         return out
 
     def generate(self, prompt: str, out: str, seed: int) -> dict:
