@@ -10,8 +10,9 @@
   train.py        a few steps single-process, a resume, and 2-process DDP under torchrun (gloo),
                   whose ranks must end with identical weights
   export_default  official layout (.ckpt + YAML + merges) -> GGUF with tokenizer and palette
-  C engine        `magvlt info`, `caption`, `generate` load and run the exported model, and
-                  `magvlt tokenize` encodes every caption exactly as charbpe.py does
+  C engine        `magvlt info`, `caption`, `generate` load and run the exported model (also
+                  through evaluate.py's engine), and `magvlt tokenize` encodes every caption
+                  exactly as charbpe.py does
 
 usage: test_pipeline.py MAGVLT_CLI TRAINING_DIR NODE_MODULES
 Exit 77 (skipped) when the npm data packages or librsvg are not installed.
@@ -167,6 +168,12 @@ try:
     g = json.loads(run([cli, "generate", "-m", gguf, "-p", str(caps[0]), "-o", os.path.join(tmp, "g.png"),
                         "--json", "--seed", "3", "-t", "1"]))
     assert g["width"] == 64 and os.path.getsize(os.path.join(tmp, "g.png")) > 0, g
+    # evaluate.py's engine: one caption per image, in order, also with ranked candidates
+    from evaluate import Engine
+    pngs = [os.path.join(os.path.dirname(png), f) for f in sorted(os.listdir(os.path.dirname(png)))[:3]]
+    for extra in ([], ["--candidates", "2"]):
+        got = Engine(cli, gguf, 1, [], extra).captions(pngs, seed=3)
+        assert [r["input"] for r in got] == pngs and all(r.get("rank", 1) == 1 for r in got), (extra, got)
     from charbpe import CharBpe
     tok = CharBpe.load(os.path.join(work, "bpe.json"))
     distinct = sorted(set(str(c) for c in caps)) + ["A Tiger, on a BLUE background!", "café crème 東京"]
