@@ -8,7 +8,7 @@
                   --reuse codes only the appended rows and matches a whole encode
   charbpe.py      a vocabulary on the tiny caption corpus
   train.py        a few steps single-process, a resume, and 2-process DDP under torchrun (gloo),
-                  whose ranks must end with identical weights
+                  whose ranks must end with identical weights; a few with CPU bf16 autocast
   export_default  official layout (.ckpt + YAML + merges) -> GGUF with tokenizer and palette
   C engine        `magvlt info`, `caption`, `generate` load and run the exported model (also
                   through evaluate.py's engine), and `magvlt tokenize` encodes every caption
@@ -136,7 +136,11 @@ try:
     assert "ddp: 2 ranks, weights identical" in out, out
     for ab in (["--no-mixsel"], ["--no-unroll"]):
         run([py, os.path.join(training, "train.py"), "--steps", "2", "--out", "ab" + ab[0]] + small + ab)
-    print("trainer ok (single, resume, DDP x2, ablation flags)")
+    # bf16 autocast on the CPU (the CPU recipe's setting): LayerNorm kept in float32, losses finite
+    run([py, os.path.join(training, "train.py"), "--steps", "2", "--out", "bf16", "--cpu-bf16"] + small)
+    log = [json.loads(l) for l in open(os.path.join(work, "bf16", "log.jsonl"))]
+    assert len(log) == 2 and all(np.isfinite(e[k]) for e in log for k in e if k.endswith("loss")), log
+    print("trainer ok (single, resume, DDP x2, ablation flags, CPU bf16)")
 
     gguf = os.path.join(tmp, "model.gguf")
     run([py, os.path.join(training, "export_default.py"), "--work", work, "--out", gguf, "--name", "test-tiny"])
