@@ -466,6 +466,8 @@ def build(node_modules: str, out_dir: str, styles: List[str], max_concepts: int 
         for ci in rng.permutation(len(COLOURS))[:outline_copies]:
             size = int(rng.integers(46, 61))
             rgba = r.rgba(ic, size)
+            if rgba is None:  # rendered at the singles' size but not at this one
+                continue
             x, y = (int(rng.integers(0, SIZE - size + 1)) for _ in range(2))
             img = background(rng, int(ci))
             paste(img, ink_outline(rgba, float(rng.uniform(0.03, 0.2))), x, y)

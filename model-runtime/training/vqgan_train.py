@@ -23,6 +23,7 @@ Commands:
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import math
 import os
@@ -283,6 +284,8 @@ def squeeze(images: np.ndarray, w: int, h: int) -> np.ndarray:
 def encode_all(a) -> None:
     torch.set_num_threads(a.threads)
     vq = load_trained(a.work)
+    with open(os.path.join(a.work, "vqgan", "vqgan.pt"), "rb") as f:
+        vq_sha = hashlib.sha256(f.read()).hexdigest()
     images, split = load_data(a.data)
     R = vq.g.resolution
     out = {"full": [], "hhalf": [], "vhalf": []}
@@ -292,10 +295,17 @@ def encode_all(a) -> None:
         # an earlier encode of the same dataset without the rows appended since (dataset.py
         # appends its line-art copies last): its codes stand for the leading rows
         old = np.load(a.reuse)
+        if not {"full", "hhalf", "vhalf", "captions", "split"} <= set(old.files):
+            sys.exit(f"vqgan_train: {a.reuse} lacks the arrays of a codes.npz from this script's encode")
         i0 = len(old["full"])
         if i0 > len(images) or not np.array_equal(old["captions"], z["captions"][:i0]) \
                 or not np.array_equal(old["split"], z["split"][:i0]):
             sys.exit(f"vqgan_train: {a.reuse} is not an encode of this dataset's first {i0} rows")
+        if "vqgan_sha256" not in old.files:
+            print(f"warning: {a.reuse} does not say which VQGAN coded it (older encode); "
+                  "make sure it is this one", flush=True)
+        elif str(old["vqgan_sha256"]) != vq_sha:
+            sys.exit(f"vqgan_train: {a.reuse} was coded by another VQGAN than {a.work}/vqgan")
         for k in out:
             out[k].append(old[k])
     t0 = time.time()
@@ -315,6 +325,7 @@ def encode_all(a) -> None:
         if (i - i0) % 5120 == 0:
             print(f"{i}/{len(images)} {time.time() - t0:.0f}s", flush=True)
     extra = {k: z[k] for k in ("captions", "split", "concept", "kind")}  # so stage 2 needs no images
+    extra["vqgan_sha256"] = np.array(vq_sha)  # which VQGAN made the codes (checked by --reuse)
     np.savez_compressed(os.path.join(a.work, "codes.npz"), **{k: np.concatenate(v) for k, v in out.items()},
                         **extra)
     print(f"wrote {a.work}/codes.npz in {time.time() - t0:.0f}s")

@@ -112,6 +112,11 @@ try:
                         os.path.join(tmp, "whole"), "--reuse", os.path.join(tmp, "reuse", "codes.npz")],
                        capture_output=True, text=True)
     assert p.returncode != 0 and "is not an encode of this dataset" in p.stderr, p.stderr[-500:]
+    other = os.path.join(tmp, "other-vqgan.npz")  # the same rows, coded by another VQGAN
+    np.savez(other, **{k: codes[k] for k in codes.files if k != "vqgan_sha256"}, vqgan_sha256=np.array("0" * 64))
+    p = subprocess.run([py, os.path.join(training, "vqgan_train.py"), "encode", "--data", data2, "--work",
+                        os.path.join(tmp, "whole"), "--reuse", other], capture_output=True, text=True)
+    assert p.returncode != 0 and "coded by another VQGAN" in p.stderr, p.stderr[-500:]
     with open(os.path.join(work, "captions.txt"), "w") as f:
         f.write("\n".join(str(c) for c in caps) + "\n")
     run([py, os.path.join(training, "charbpe.py"), "--corpus", os.path.join(work, "captions.txt"),
