@@ -16,9 +16,7 @@
 
 #include "status.h"
 
-#include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 magvlt_status
 mv_model_read_sampling (const gguf_file *f, magvlt_sampling_params *sp)

@@ -10,11 +10,10 @@
 #include <stddef.h>
 #include <string.h>
 
-/* The values the engine accepts for the keys it reads, one table for the
- * loader and `magvlt convert` (which refuses a YAML value the engine would
- * refuse, rather than write a file nothing loads). A temperature must be
- * > 0 (it divides the logits); a choice temperature may be 0 (no noise on
- * the re-masking scores). */
+/* `magvlt convert` refuses a YAML value the engine would refuse, rather than
+ * write a file nothing loads. A temperature must be > 0 (it divides the
+ * logits); a choice temperature may be 0 (no noise on the re-masking
+ * scores). */
 typedef struct {
   const char *key; /* without "magvlt.sampling." */
   double lo, hi;

@@ -282,8 +282,7 @@ int_option (job_run *r, const char *name, const char *s, int min, int max, int *
 }
 
 /* Reads option NAME's text S (NULL: not given) as a finite number in
- * (0, MAX]; returns a usage exit status, or -1. */
-/* zero_ok: [0, max] instead of (0, max] */
+ * (0, MAX], or [0, MAX] when ZERO_OK; returns a usage exit status, or -1. */
 static int
 double_option (job_run *r, const char *name, const char *s, double max, gboolean zero_ok,
                double *out)

@@ -4,8 +4,8 @@
 # $WORK/cpu-default.gguf with its evaluation beside it; replace data/models/default.gguf with it
 # only if that evaluation beats data/models/eval.json (then also contact_sheet.py,
 # record_regression.py and the card, as TRAINING_NOTES.md describes). Every step resumes from its
-# checkpoint in $WORK when re-run, so the script can be restarted after an interruption. Run from the source
-# root with Debian's /usr/bin/python3 (python3-torch, python3-numpy, python3-pil, python3-yaml,
+# checkpoint in $WORK when re-run, so the script can be restarted after an interruption. Run from
+# the source root with Debian's /usr/bin/python3 (python3-torch, python3-numpy, python3-pil, python3-yaml,
 # gir1.2-rsvg-2.0, python3-gi-cairo) after `npm ci` and a meson build (for the evaluation CLI).
 # Each step runs at nice 10 (the machine is shared), stage 2 on both cores with bf16 autocast
 # (--cpu-bf16: this machine's AMX units; 0.8 s per step at batch 64; at batch 32 0.52 s against
@@ -33,11 +33,12 @@ open('$WORK/captions.txt', 'w').write('\n'.join(z['captions'][z['split'] < 3]) +
 [ -f "$WORK/classifier/net.pt" ] || $PY $T/classifier.py train --data "$DATA" --work "$WORK"
 # 5. stage 2 (resumable; ~2.7 h: 12,000 steps of 64 pairs, about 0.8 s each on 2 cores in bf16;
 #    the shipped model is larger and was trained on a lent GPU: gpu_recipe.sh)
-# (its own folder: a stage2/ checkpoint of other settings would otherwise be resumed)
-$PY $T/train.py --work "$WORK" --data "$DATA" --out stage2-cpu --steps 12000 --batch 64 --embed-dim 192 --n-layers 6 \
-    --n-heads 4 --lr 1e-3 --warmup 300 --task-weights 3,1,1 --save-every 100 --log-every 20 \
-    --threads 2 --cpu-bf16
+#    Its own folder: a stage2/ checkpoint of other settings would otherwise be resumed.
+$PY $T/train.py --work "$WORK" --data "$DATA" --out stage2-cpu --steps 12000 --batch 64 \
+    --embed-dim 192 --n-layers 6 --n-heads 4 --lr 1e-3 --warmup 300 --task-weights 3,1,1 \
+    --save-every 100 --log-every 20 --threads 2 --cpu-bf16
 # 6. export (official layout -> GGUF) and evaluation, beside the other work files
-$PY $T/export_default.py --work "$WORK" --stage2 "$WORK/stage2-cpu/ckpt.pt" --official-dir "$WORK/official-cpu" \
-    --out "$WORK/cpu-default.gguf"
-$PY $T/evaluate.py --model "$WORK/cpu-default.gguf" --data "$DATA" --work "$WORK" --out "$WORK/cpu-default.eval.json"
+$PY $T/export_default.py --work "$WORK" --stage2 "$WORK/stage2-cpu/ckpt.pt" \
+    --official-dir "$WORK/official-cpu" --out "$WORK/cpu-default.gguf"
+$PY $T/evaluate.py --model "$WORK/cpu-default.gguf" --data "$DATA" --work "$WORK" \
+    --out "$WORK/cpu-default.eval.json"

@@ -1,6 +1,7 @@
 /* gen-codes MODEL PROMPT SEED: a seeded text-to-image job on one thread (the library API, one
  * candidate, the model file's own sampling values otherwise, as `magvlt generate` uses them),
- * printing the generated image codes as one JSON array. Used by the regression test of the shipped default model (MODEL_CARD.md). */
+ * printing the generated image codes as one JSON array. Used by the regression test of the
+ * shipped default model (MODEL_CARD.md). */
 #include <magvlt.h>
 
 #include <stdio.h>

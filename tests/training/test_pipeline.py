@@ -29,7 +29,7 @@ import numpy as np
 cli, training, node_modules = sys.argv[1:4]
 py = sys.executable
 sys.path.insert(0, training)
-from dataset import single_caption  # noqa: E402
+from dataset import ink_outline, single_caption  # noqa: E402
 
 
 def run(args, **kw):
@@ -39,6 +39,20 @@ def run(args, **kw):
     return p.stdout
 
 
+# ink_outline on a half-transparent square with a red left and a blue right half: opaque inside,
+# flat colours, ink on its border and on the red|blue edge, nothing outside
+sq = np.zeros((8, 8, 4), np.float32)
+sq[2:6, 2:6] = (0.9, 0.1, 0.1, 0.6)
+sq[2:6, 4:6, :3] = (0.1, 0.1, 0.9)
+lineart = ink_outline(sq, 0.05)
+assert np.array_equal(lineart[..., 3], (sq[..., 3] > 0.5).astype(np.float32)), lineart[..., 3]
+assert not lineart[sq[..., 3] == 0].any(), "paint outside the shape"
+border = np.zeros((8, 8), bool)
+border[2:6, 2:6] = True
+border[3:5, 3:5] = False
+border[2:6, 4] = True  # the colour edge (each pixel compares with its left neighbour)
+assert np.allclose(lineart[border, :3], 0.05), lineart[..., 0]
+assert np.allclose(lineart[3, 3, :3], (1.0, 0.0, 0.0)), lineart[3, 3]  # 0.9 / 0.1 -> 1 / 0
 if not os.path.isdir(os.path.join(node_modules, "@iconify-json", "noto-v1")) or \
         not os.path.isdir(os.path.join(node_modules, "emojibase-data")):
     print("SKIP: npm data packages not installed (npm ci)")
