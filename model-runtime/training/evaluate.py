@@ -239,6 +239,8 @@ def eval_generation(eng: Engine, net, z, meta, split: int, n: int, seed: int, tm
     from classifier import class_targets, predict, topk_acc
     idx = covered(net, z, split)
     idx = np.sort(idx[np.random.default_rng([seed, split, 9]).permutation(len(idx))[:n]])
+    if len(idx) == 0:  # a split without images of the classifier's concepts (tiny datasets)
+        return {"n": 0}
     gen, ms = [], []
     for k, j in enumerate(idx):
         out = os.path.join(tmp, f"gen-{k}.png")
@@ -270,6 +272,8 @@ def eval_inpaint(eng: Engine, net, z, split: int, png_dir: str, sp: str, n: int,
     from classifier import class_targets, predict, topk_acc
     idx = covered(net, z, split)
     idx = np.sort(idx[np.random.default_rng([seed, split, 11]).permutation(len(idx))[:n]])
+    if len(idx) == 0:
+        return {"n": 0}
     mask = np.zeros((64, 64), np.uint8)
     mask[12:52, 12:52] = 255
     mpath = os.path.join(tmp, "mask.png")
@@ -292,6 +296,8 @@ def eval_inpaint(eng: Engine, net, z, split: int, png_dir: str, sp: str, n: int,
 
 def eval_vq(eng: Engine, z, split: int, png_dir: str, sp: str, n: int, tmp: str) -> dict:
     idx = np.nonzero(z["split"] == split)[0][:n]
+    if len(idx) == 0:
+        return {"n": 0}
     ps, used = [], collections.Counter()
     for k, j in enumerate(idx):
         out = os.path.join(tmp, f"vq-{k}.png")

@@ -13,6 +13,7 @@
   C engine        `magvlt info`, `caption`, `generate` load and run the exported model (also
                   through evaluate.py's engine), and `magvlt tokenize` encodes every caption
                   exactly as charbpe.py does
+  evaluate.py     a classifier of a few steps, then every metric through the CLI on three splits (one empty)
 
 usage: test_pipeline.py MAGVLT_CLI TRAINING_DIR NODE_MODULES
 Exit 77 (skipped) when the npm data packages or librsvg are not installed.
@@ -197,6 +198,33 @@ try:
     for extra in ([], ["--candidates", "2"]):
         got = Engine(cli, gguf, 1, [], extra).captions(pngs, seed=3)
         assert [r["input"] for r in got] == pngs and all(r.get("rank", 1) == 1 for r in got), (extra, got)
+    # evaluate.py end to end on the tiny model with a classifier of a few steps: every metric and
+    # baseline present, counts as asked, rates in [0, 1]
+    run([py, os.path.join(training, "classifier.py"), "train", "--data", data, "--work", work, "--epochs", "1",
+         "--classes", "24", "--batch", "16"])
+    ev = os.path.join(tmp, "eval.json")
+    run([py, os.path.join(training, "evaluate.py"), "--model", gguf, "--data", data, "--work", work,
+         "--out", ev, "--cli", cli, "--splits", "val,test,openmoji", "--n-caption", "3", "--n-generate", "3",
+         "--n-inpaint", "2", "--n-vq", "2"])
+    res = json.load(open(ev))
+    train_caps = set(str(c) for c in caps[split == 0])
+    assert res["most_frequent_caption"] in train_caps and res["backend"] == "openblas", res
+    # this tiny dataset's val split is empty: every part says n 0 (no division by zero)
+    r = res["splits"]["val"]
+    assert r["caption"] == {} and r["generate"] == r["inpaint"] == r["vq"] == {"n": 0}, r
+    for sp in ("test", "openmoji"):
+        r = res["splits"][sp]
+        c, g, ip, vq = r["caption"]["single"], r["generate"], r["inpaint"], r["vq"]
+        assert c["n"] == 3 and g["n"] == 3 and ip["n"] == 2 and vq["n"] == 2, r
+        rates = [c[k] for k in ("concept_named", "colour_named", "exact", "baseline_most_frequent_concept_named")]
+        rates += [g[k] for k in ("top1", "top5", "real_images_top5", "baseline_random_codes_top5")]
+        rates += [ip["top1"], ip["top5"], ip["baseline_erased_top5"]]
+        assert all(0.0 <= x <= 1.0 for x in rates), r
+        assert g["top1"] <= g["top5"] and g["chance_top5"] == 5 / 24, g
+        assert np.isfinite(g["frechet_gen_vs_real"]) and g["frechet_gen_vs_real"] >= 0, g
+        assert 0 < vq["codes_used"] <= 2 * 64 and 5 < vq["psnr"] < 60, vq
+        assert len(c["examples"]) == 3 and all(e["ref"] in caps for e in c["examples"]), c
+    assert "composite" in res["splits"]["test"]["caption"], res["splits"]["test"]["caption"].keys()
     from charbpe import CharBpe
     tok = CharBpe.load(os.path.join(work, "bpe.json"))
     distinct = sorted(set(str(c) for c in caps)) + ["A Tiger, on a BLUE background!", "café crème 東京"]
