@@ -39,6 +39,6 @@ $PY $T/train.py --work "$WORK" --data "$DATA" --out stage2-cpu --steps 12000 --b
     --save-every 100 --log-every 20 --threads 2 --cpu-bf16
 # 6. export (official layout -> GGUF) and evaluation, beside the other work files
 $PY $T/export_default.py --work "$WORK" --stage2 "$WORK/stage2-cpu/ckpt.pt" \
-    --official-dir "$WORK/official-cpu" --out "$WORK/cpu-default.gguf"
+    --official-dir "$WORK/official-cpu" --out "$WORK/cpu-default.gguf" --threads 2
 $PY $T/evaluate.py --model "$WORK/cpu-default.gguf" --data "$DATA" --work "$WORK" \
-    --out "$WORK/cpu-default.eval.json"
+    --out "$WORK/cpu-default.eval.json" --threads 2
