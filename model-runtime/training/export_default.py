@@ -2,35 +2,38 @@
 """Export a trained model (train.py stage-2 checkpoint + vqgan_train.py VQGAN + charbpe.py
 vocabulary) in the official layout, then into the GGUF model file the engine loads.
 
-1. Official layout (what `magvlt convert` will read once the converter issue lands):
+1. Official layout (what the official code and `magvlt convert` read):
      NAME.ckpt          torch file {"state_dict": {"model.*": stage 2, "model_vqvae.*": VQGAN}}
      NAME.yaml          the official config schema (stage1 / stage2 / dataset / sampling)
      NAME-merges.txt    BPE merges with HuggingFace's "#version: 0.2" header
      NAME-vocab.json    {token: id} (HuggingFace CharBPETokenizer vocabulary)
-2. GGUF: the official files are read back through export_gguf.py's loader and checks
-   (load_official_state_dict, geometry_from_yaml, check_shapes), and written with the tokenizer
-   keys and the VQGAN preview palette (vqgan_reference.compute_palette on the stored weights).
+2. GGUF: `magvlt convert --ckpt NAME.ckpt --config NAME.yaml --bpe NAME-merges.txt` (the C
+   converter, --cli), the one path from official files to a model file: a trained model is
+   converted exactly as a released checkpoint is (its shapes, YAML and merges checked there; it
+   records the source files' SHA-256, so a model file names the weights it was made from). The
+   converter warns that these merges are not CLIP's: true, and meant (our own vocabulary).
 
 Example:
     python3 export_default.py --work /work/cache/magvlt-train/work --official-dir /tmp/official \\
-        --out data/models/default.gguf
+        --out data/models/default.gguf --f16
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import subprocess
 import sys
 
-import numpy as np
 import torch
 import yaml
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from charbpe import CharBpe  # noqa: E402
-from export_gguf import (SAMPLING_TYPES, ExportError, check_shapes, geometry_from_yaml,  # noqa: E402
-                         sampling_from_yaml, stage2_shapes, vqgan_shapes, write_model_gguf)
-from reference import load_official_state_dict  # noqa: E402
+from export_gguf import SAMPLING_TYPES, ExportError, check_sampling, sampling_from_yaml  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_CLI = os.path.join(HERE, "..", "..", "build", "model-runtime", "tools", "magvlt")
 
 
 # Sampling values of the shipped model over the official ones (which were tuned for MAGVLT-base
@@ -97,6 +100,12 @@ def write_official(stage2_ckpt: str, vqgan_pt: str, tok: CharBpe, out_dir: str, 
                    sampling: dict | None = None) -> tuple:
     st = torch.load(stage2_ckpt, map_location="cpu")
     vq = torch.load(vqgan_pt, map_location="cpu")
+    y = official_yaml(st["config"], vq["geometry"], tok, name, st.get("args", {}))
+    y["sampling"].update(sampling or {})
+    try:  # the engine's ranges, checked before any file is written
+        check_sampling(sampling_from_yaml(y))
+    except ExportError as e:
+        raise SystemExit(f"export_default: error: {e}") from None
     sd = {"model." + k: v.float() for k, v in st["model"].items()}
     sd.update({"model_vqvae." + k: v.float() for k, v in vq["state_dict"].items()})
     os.makedirs(out_dir, exist_ok=True)
@@ -105,8 +114,6 @@ def write_official(stage2_ckpt: str, vqgan_pt: str, tok: CharBpe, out_dir: str, 
     # the whole training in "steps_total"; the official global_step is the whole training
     steps = int(st.get("steps_total", st["step"]))
     torch.save({"state_dict": sd, "global_step": steps}, ckpt)
-    y = official_yaml(st["config"], vq["geometry"], tok, name, st.get("args", {}))
-    y["sampling"].update(sampling or {})
     cfg_path = os.path.join(out_dir, f"{name}.yaml")
     with open(cfg_path, "w") as f:
         yaml.safe_dump(y, f, sort_keys=False)
@@ -118,30 +125,25 @@ def write_official(stage2_ckpt: str, vqgan_pt: str, tok: CharBpe, out_dir: str, 
     return ckpt, cfg_path, steps
 
 
-def official_to_gguf(ckpt: str, cfg_path: str, tok: CharBpe, out: str, name: str, f16: bool = False) -> dict:
-    sd = load_official_state_dict(ckpt)
-    stage2 = {k[len("model."):]: v.float().numpy() for k, v in sd.items() if k.startswith("model.")}
-    vq = {k[len("model_vqvae."):]: v.float().numpy() for k, v in sd.items() if k.startswith("model_vqvae.")}
-    with open(cfg_path) as f:
-        y = yaml.safe_load(f)
-    g, v = geometry_from_yaml(y, mlp_hidden=stage2["blocks.0.mlp.0.weight"].shape[0],
-                              n_special=stage2["tok_emb_spc.weight"].shape[0])
-    if g.text_eot_id != tok.eot:
-        raise SystemExit(f"end-of-text id {tok.eot} is not the last vocabulary id {g.text_eot_id}")
-    check_shapes("model.", {k: t.shape for k, t in stage2.items()}, stage2_shapes(g))
-    check_shapes("vqgan ", {k: t.shape for k, t in vq.items()}, vqgan_shapes(v))
-    shapes = {"stage2." + k: t.shape for k, t in stage2.items()}
-    shapes.update({"vqgan." + k: t.shape for k, t in vq.items()})
-    gt = tok.gguf_tokenizer()
+def convert(cli: str, ckpt: str, cfg_path: str, merges: str, out: str, name: str, f16: bool,
+            threads: int) -> None:
+    """The official files -> GGUF through `magvlt convert`; nothing at OUT unless it succeeds."""
     tmp = out + ".tmp"
-    sampling = sampling_from_yaml(y)
-    write_model_gguf(tmp, g, v, stage2, vq, shapes, f16, name, gt, sampling)
-    from vqgan_reference import compute_palette, load_gguf_vqgan
-    vq["palette"] = compute_palette(load_gguf_vqgan(tmp))
-    shapes["vqgan.palette"] = vq["palette"].shape
-    write_model_gguf(tmp, g, v, stage2, vq, shapes, f16, name, gt, sampling)
+    cmd = [cli, "convert", "--ckpt", ckpt, "--config", cfg_path, "--bpe", merges, "--name", name,
+           "--type", "f16" if f16 else "f32", "-t", str(threads), "-q", "-o", tmp]
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True)
+    except OSError as e:
+        raise SystemExit(f"export_default: error: cannot run {cli} ({e.strerror}); build it first "
+                         "(meson compile -C build) or name it with --cli") from None
+    if p.returncode != 0:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise SystemExit(f"export_default: error: magvlt convert failed:\n{p.stderr.strip()}")
+    for line in p.stderr.splitlines():
+        if "are not CLIP's" not in line:  # expected: this model has its own vocabulary
+            print(line, file=sys.stderr)
     os.replace(tmp, out)
-    return {"n_params": int(sum(int(np.prod(s)) for s in shapes.values())), "bytes": os.path.getsize(out)}
 
 
 def main() -> None:
@@ -153,8 +155,9 @@ def main() -> None:
     ap.add_argument("--official-dir", help="where the official-layout files go (default WORK/official)")
     ap.add_argument("--name", default="magvlt-emoji-default")
     ap.add_argument("--out", required=True, help="GGUF path")
-    ap.add_argument("--f16", action="store_true")
+    ap.add_argument("--f16", action="store_true", help="16-bit weights (norms, biases, codebook stay f32)")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--cli", default=DEFAULT_CLI, help="the magvlt tool that converts (default: the build's)")
     ap.add_argument("--sampling", action="append", default=[], metavar="KEY=VALUE",
                     help="a sampling value over the official one, written to the YAML and the GGUF "
                          "(the engine's default for this model), e.g. img_temperature_start=1.0; "
@@ -166,11 +169,9 @@ def main() -> None:
                                      a.vqgan or os.path.join(a.work, "vqgan", "vqgan.pt"), tok,
                                      a.official_dir or os.path.join(a.work, "official"), a.name,
                                      parse_sampling(a.sampling) if a.sampling else DEFAULT_MODEL_SAMPLING)
-    try:
-        info = official_to_gguf(ckpt, cfg, tok, a.out, a.name, a.f16)
-    except ExportError as e:
-        raise SystemExit(f"export_default: error: {e}") from None
-    print(f"wrote {a.out}: step {step}, {info['n_params']} parameters, {info['bytes'] / 2**20:.1f} MiB")
+    convert(a.cli, ckpt, cfg, os.path.join(os.path.dirname(ckpt), f"{a.name}-merges.txt"), a.out, a.name,
+            a.f16, a.threads)
+    print(f"wrote {a.out}: step {step}, {os.path.getsize(a.out) / 2**20:.1f} MiB")
 
 
 if __name__ == "__main__":

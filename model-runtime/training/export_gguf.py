@@ -250,6 +250,20 @@ def check_shapes(what: str, found: Dict[str, Shape], expected: Dict[str, Shape])
 # ---------------------------------------------------------------------------------------------
 # Writing
 # ---------------------------------------------------------------------------------------------
+def check_sampling(sampling: Dict[str, Any] | None) -> None:
+    """Refuse sampling keys the format does not have and values the engine would refuse."""
+    unknown = [k for k in sampling or {} if k not in SAMPLING_TYPES]
+    if unknown:
+        raise ExportError(f"sampling.{unknown[0]} is not a magvlt.sampling key (FORMAT.md)")
+    for k, val in (sampling or {}).items():
+        if k in SAMPLING_RANGES:
+            lo, hi, lo_open = SAMPLING_RANGES[k]
+            if (isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val)
+                    or not (lo < val if lo_open else lo <= val) or val > hi):
+                raise ExportError(f"sampling.{k} is {val!r}; the engine accepts "
+                                  f"{'(' if lo_open else '['}{lo}, {hi}] and would refuse the file")
+
+
 def write_model_gguf(path: str, g: Stage2Geometry, v: VqganGeometry | None,
                      stage2: Dict[str, TensorSource], vqgan: Dict[str, TensorSource],
                      shapes: Dict[str, Shape], f16: bool, name: str | None,
@@ -282,20 +296,12 @@ def write_model_gguf(path: str, g: Stage2Geometry, v: VqganGeometry | None,
             w.add_u32(f"magvlt.vqgan.{key}", getattr(v, key))
     if tokenizer is not None:
         tokenizer.add_to_gguf(w)
-    unknown = [k for k in sampling or {} if k not in SAMPLING_TYPES]
-    if unknown:
-        raise ExportError(f"sampling.{unknown[0]} is not a magvlt.sampling key (FORMAT.md)")
+    check_sampling(sampling)
     # in the table's order, as the C converter writes them
     for k, kind in SAMPLING_TYPES.items():
         if k not in (sampling or {}):
             continue
         val = sampling[k]
-        if k in SAMPLING_RANGES:
-            lo, hi, lo_open = SAMPLING_RANGES[k]
-            if (isinstance(val, bool) or not isinstance(val, (int, float)) or not math.isfinite(val)
-                    or not (lo < val if lo_open else lo <= val) or val > hi):
-                raise ExportError(f"sampling.{k} is {val!r}; the engine accepts "
-                                  f"{'(' if lo_open else '['}{lo}, {hi}] and would refuse the file")
         if kind == "u32":
             if isinstance(val, bool) or not isinstance(val, int) or not 0 <= val < 2**32:
                 raise ExportError(f"sampling.{k} must be an unsigned integer, not {val!r}")

@@ -9,7 +9,9 @@
   charbpe.py      a vocabulary on the tiny caption corpus
   train.py        a few steps single-process, a resume, and 2-process DDP under torchrun (gloo),
                   whose ranks must end with identical weights; a few with CPU bf16 autocast
-  export_default  official layout (.ckpt + YAML + merges) -> GGUF with tokenizer and palette
+  export_default  official layout (.ckpt + YAML + merges) -> `magvlt convert` -> GGUF with tokenizer
+                  and palette, recording the checkpoint's SHA-256; bad sampling values and a
+                  missing converter refused before any model file is written
   C engine        `magvlt info`, `caption`, `generate` load and run the exported model (also
                   through evaluate.py's engine), and `magvlt tokenize` encodes every caption
                   exactly as charbpe.py does
@@ -163,9 +165,18 @@ try:
     print("trainer ok (single, resume, DDP x2, ablation flags, CPU bf16)")
 
     gguf = os.path.join(tmp, "model.gguf")
-    run([py, os.path.join(training, "export_default.py"), "--work", work, "--out", gguf, "--name", "test-tiny"])
+    out = run([py, os.path.join(training, "export_default.py"), "--work", work, "--out", gguf, "--name", "test-tiny",
+               "--cli", cli])
     for f in ("test-tiny.ckpt", "test-tiny.yaml", "test-tiny-merges.txt", "test-tiny-vocab.json"):
         assert os.path.exists(os.path.join(work, "official", f)), f
+    # made by `magvlt convert` from the official files: the model file records their SHA-256
+    import hashlib
+    with open(os.path.join(work, "official", "test-tiny.ckpt"), "rb") as f:
+        ckpt_sha = hashlib.sha256(f.read()).hexdigest()
+    with open(gguf, "rb") as f:
+        blob = f.read()
+    assert ckpt_sha.encode() in blob and b"magvlt convert" in blob, "not converted from the official files"
+    assert not os.path.exists(gguf + ".tmp") and "wrote " in out, out
     info = run([cli, "info", "-m", gguf])
     assert "8x8 grid" in info and "char_bpe" in info and "2 layers" in info, info
     # the YAML's sampling section becomes the model's defaults; --sampling sets values over it
@@ -173,6 +184,7 @@ try:
             "text 12 steps, temperature 0.1, top-k 32") in info, info
     gguf_s = os.path.join(tmp, "sampling.gguf")
     run([py, os.path.join(training, "export_default.py"), "--work", work, "--out", gguf_s, "--name", "test-tiny",
+         "--cli", cli,
          "--official-dir", os.path.join(tmp, "official-s"), "--sampling", "img_mult_temperature_start=4.5",
          "--sampling", "txt_num_steps=7"])
     info = run([cli, "info", "-m", gguf_s])
@@ -185,6 +197,12 @@ try:
                           "--sampling", "txt_temperature=0"], capture_output=True, text=True)
     assert bad.returncode != 0 and "sampling.txt_temperature is 0.0; the engine accepts (0, 100]" in bad.stderr, \
         bad.stderr[-500:]
+    assert not os.path.exists(os.path.join(tmp, "bad.gguf"))
+    assert not os.path.exists(os.path.join(tmp, "official-b", "test-tiny.ckpt")), "files written before the check"
+    bad = subprocess.run([py, os.path.join(training, "export_default.py"), "--work", work, "--out",
+                          os.path.join(tmp, "bad.gguf"), "--official-dir", os.path.join(tmp, "official-c"),
+                          "--cli", os.path.join(tmp, "no-such-magvlt")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "cannot run" in bad.stderr and "--cli" in bad.stderr, bad.stderr[-500:]
     assert not os.path.exists(os.path.join(tmp, "bad.gguf"))
     png = os.path.join(data, "png", "openmoji", sorted(os.listdir(os.path.join(data, "png", "openmoji")))[0])
     cap = json.loads(run([cli, "caption", "-m", gguf, "-i", png, "--json", "--seed", "3", "-t", "1"]))
