@@ -8,8 +8,9 @@
 # the source root with Debian's /usr/bin/python3 (python3-torch, python3-numpy, python3-pil, python3-yaml,
 # gir1.2-rsvg-2.0, python3-gi-cairo) after `npm ci` and a meson build (for the evaluation CLI).
 # Each step runs at nice 10 (the machine is shared), stage 2 on both cores with bf16 autocast
-# (--cpu-bf16: this machine's AMX units; 0.8 s per step at batch 64; at batch 32 0.52 s against
-# 2.85 s in float32 -- on a CPU without AVX512-BF16 or AMX drop it); see TRAINING_NOTES.md.
+# (--cpu-bf16: this machine's AMX units; 0.8-1.0 s per step at batch 64 over a whole run; at
+# batch 32 0.52 s against 2.85 s in float32 -- on a CPU without AVX512-BF16 or AMX drop it);
+# see TRAINING_NOTES.md.
 set -eu
 CACHE=${CACHE:-/work/cache/magvlt-train}
 DATA=$CACHE/data
@@ -31,7 +32,7 @@ open('$WORK/captions.txt', 'w').write('\n'.join(z['captions'][z['split'] < 3]) +
     $PY $T/charbpe.py --corpus "$WORK/captions.txt" --vocab-size 3072 --ctx-len 32 --out "$WORK/bpe.json"; }
 # 4. the independent evaluation classifier (real renders only)
 [ -f "$WORK/classifier/net.pt" ] || $PY $T/classifier.py train --data "$DATA" --work "$WORK"
-# 5. stage 2 (resumable; ~2.7 h: 12,000 steps of 64 pairs, about 0.8 s each on 2 cores in bf16;
+# 5. stage 2 (resumable; ~3 h: 12,000 steps of 64 pairs, 0.9-1.0 s each on 2 cores in bf16;
 #    the shipped model is larger and was trained on a lent GPU: gpu_recipe.sh)
 #    Its own folder: a stage2/ checkpoint of other settings would otherwise be resumed.
 $PY $T/train.py --work "$WORK" --data "$DATA" --out stage2-cpu --steps 12000 --batch 64 \
