@@ -163,6 +163,9 @@ def main() -> None:
                          "(the engine's default for this model), e.g. img_temperature_start=1.0; "
                          "default: DEFAULT_MODEL_SAMPLING")
     a = ap.parse_args()
+    if not (os.path.isfile(a.cli) and os.access(a.cli, os.X_OK)):  # before writing anything
+        raise SystemExit(f"export_default: error: cannot run {a.cli}; build it first (meson compile -C build) "
+                         "or name it with --cli")
     torch.set_num_threads(a.threads)
     tok = CharBpe.load(a.tokenizer or os.path.join(a.work, "bpe.json"))
     ckpt, cfg, step = write_official(a.stage2 or os.path.join(a.work, "stage2", "ckpt.pt"),

@@ -203,7 +203,7 @@ try:
                           os.path.join(tmp, "bad.gguf"), "--official-dir", os.path.join(tmp, "official-c"),
                           "--cli", os.path.join(tmp, "no-such-magvlt")], capture_output=True, text=True)
     assert bad.returncode != 0 and "cannot run" in bad.stderr and "--cli" in bad.stderr, bad.stderr[-500:]
-    assert not os.path.exists(os.path.join(tmp, "bad.gguf"))
+    assert not os.path.exists(os.path.join(tmp, "bad.gguf")) and not os.path.exists(os.path.join(tmp, "official-c"))
     png = os.path.join(data, "png", "openmoji", sorted(os.listdir(os.path.join(data, "png", "openmoji")))[0])
     cap = json.loads(run([cli, "caption", "-m", gguf, "-i", png, "--json", "--seed", "3", "-t", "1"]))
     assert "caption" in cap, cap
