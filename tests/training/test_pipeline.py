@@ -194,7 +194,7 @@ try:
     assert "img_mult_temperature_start: 4.5" in y and "txt_num_steps: 7" in y, y
     bad = subprocess.run([py, os.path.join(training, "export_default.py"), "--work", work, "--out",
                           os.path.join(tmp, "bad.gguf"), "--official-dir", os.path.join(tmp, "official-b"),
-                          "--sampling", "txt_temperature=0"], capture_output=True, text=True)
+                          "--cli", cli, "--sampling", "txt_temperature=0"], capture_output=True, text=True)
     assert bad.returncode != 0 and "sampling.txt_temperature is 0.0; the engine accepts (0, 100]" in bad.stderr, \
         bad.stderr[-500:]
     assert not os.path.exists(os.path.join(tmp, "bad.gguf"))
