@@ -33,7 +33,8 @@ Objectives (GUESSes of spec 6 made concrete; see MODEL_CARD.md):
 Optimiser: AdamW (betas 0.9/0.98, weight decay 0.01 on matrices), linear warm-up, cosine decay to
 10 %, gradient clipping 1.0, bf16 autocast on CUDA, and on the CPU with --cpu-bf16 (AMX /
 AVX512-BF16: 3.5-5.5x the float32 step rate on this machine's 2 cores, TRAINING_NOTES.md).
-Resumable (work/stage2/ckpt.pt), metrics in work/stage2/log.jsonl. Runs as one process or under torchrun (DDP; gloo on CPU, NCCL on GPU).
+Resumable (work/stage2/ckpt.pt), metrics in work/stage2/log.jsonl. Runs as one process or
+under torchrun (DDP; gloo on CPU, NCCL on GPU).
 
 Examples:
     python3 train.py --work /work/cache/magvlt-train/work --steps 6000
