@@ -149,6 +149,15 @@ typedef struct magvlt_model_info {
 /* Fills *info; its strings belong to the model. */
 MAGVLT_API magvlt_status magvlt_model_get_info (const magvlt_model *model, magvlt_model_info *info);
 
+/* Copies the string value of the file's metadata key `key` into buf, NUL-
+ * terminated and cut to size - 1 bytes; e.g. the provenance a converted file
+ * records (magvlt.source.ckpt_sha256 and the other magvlt.source.* keys,
+ * model-runtime/FORMAT.md). MAGVLT_ERR_INVALID_ARG when the file has no such
+ * key, or it does not hold a string (the message says which); buf is then "".
+ * buf needs size >= 1. */
+MAGVLT_API magvlt_status magvlt_model_get_meta_str (const magvlt_model *model, const char *key,
+                                                    char *buf, size_t size);
+
 /* ---- context ------------------------------------------------------------ */
 
 typedef struct magvlt_context magvlt_context;

@@ -413,6 +413,25 @@ magvlt_model_free (magvlt_model *m)
 }
 
 magvlt_status
+magvlt_model_get_meta_str (const magvlt_model *m, const char *key, char *buf, size_t size)
+{
+  if (!m || !key || !buf || size == 0)
+    return mv_fail (MAGVLT_ERR_INVALID_ARG, "magvlt_model_get_meta_str: NULL argument or size 0");
+  buf[0] = '\0';
+  const gguf_kv *kv = gguf_find_kv (&m->file, key);
+  if (!kv)
+    return mv_fail (MAGVLT_ERR_INVALID_ARG, "%s has no metadata key '%s'", m->path, key);
+  if (kv->type != GGUF_TYPE_STRING)
+    return mv_fail (MAGVLT_ERR_INVALID_ARG, "metadata key '%s' of %s holds a %s, not a string", key,
+                    m->path, gguf_type_name (kv->type));
+  /* the reader's checks (no NUL inside) still apply: a string read here is a C string */
+  magvlt_status st = gguf_get_str (&m->file, key, buf, size);
+  if (st != MAGVLT_OK)
+    buf[0] = '\0';
+  return st;
+}
+
+magvlt_status
 magvlt_model_get_info (const magvlt_model *m, magvlt_model_info *info)
 {
   if (!m || !info)

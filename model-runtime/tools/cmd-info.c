@@ -4,6 +4,36 @@
 
 #include <stdio.h>
 
+/* The provenance a converted file records (FORMAT.md, magvlt.source.*): which
+ * checkpoint files it came from, with their SHA-256, so two files of the same
+ * name (say, two training runs) can be told apart. Files written otherwise
+ * (the tests' random models) have none; nothing is printed then. */
+static void
+print_provenance (const magvlt_model *model)
+{
+  char v[256], sha[80];
+  if (magvlt_model_get_meta_str (model, "magvlt.source.converter", v, sizeof v) != MAGVLT_OK)
+    return;
+  printf ("converted by:   %s\n", v);
+  static const char *const inputs[][2] = {
+    { "ckpt", "checkpoint:" }, { "vqgan", "VQGAN:" }, { "config", "config:" }, { "bpe", "merges:" }
+  };
+  for (size_t i = 0; i < G_N_ELEMENTS (inputs); i++)
+    {
+      g_autofree char *name_key = g_strdup_printf ("magvlt.source.%s", inputs[i][0]);
+      g_autofree char *sha_key = g_strdup_printf ("magvlt.source.%s_sha256", inputs[i][0]);
+      if (magvlt_model_get_meta_str (model, name_key, v, sizeof v) != MAGVLT_OK)
+        continue;
+      if (magvlt_model_get_meta_str (model, sha_key, sha, sizeof sha) != MAGVLT_OK)
+        g_strlcpy (sha, "?", sizeof sha);
+      printf ("  %-14s%s (sha256 %s)\n", inputs[i][1], v, sha);
+    }
+  if (magvlt_model_get_meta_str (model, "magvlt.source.preset", v, sizeof v) == MAGVLT_OK)
+    printf ("  %-14s%s\n", "preset:", v);
+  if (magvlt_model_get_meta_str (model, "magvlt.source.vqgan_weights", v, sizeof v) == MAGVLT_OK)
+    printf ("  %-14s%s\n", "VQGAN from:", v);
+}
+
 int
 cli_info (int argc, char **argv)
 {
@@ -43,6 +73,7 @@ cli_info (int argc, char **argv)
               "commands do not)\n");
       printf ("image codes:    %dx%d grid, %d-entry codebook, %dx%d pixels\n", in.image_grid,
               in.image_grid, in.vocab_size_img, in.image_resolution, in.image_resolution);
+      print_provenance (model);
       magvlt_model_free (model);
       return CLI_EXIT_OK;
     }
@@ -64,6 +95,7 @@ cli_info (int argc, char **argv)
           sp.image_steps, (double) sp.image_temperature_start, (double) sp.image_temperature_end,
           (double) sp.image_choice_temperature_start, (double) sp.image_choice_temperature_end,
           sp.text_steps, (double) sp.text_temperature, sp.text_top_k);
+  print_provenance (model);
   magvlt_model_free (model);
   return CLI_EXIT_OK;
 }

@@ -322,6 +322,53 @@ tiny_params (const char *data, cb_state *s, char **paths)
   return p;
 }
 
+/* The provenance keys of a converted file through the public reader
+ * (magvlt_model_get_meta_str): each input's SHA-256, computed here with
+ * GLib's own SHA-256 rather than the converter's, and the reader's refusals. */
+static void
+test_provenance (const char *model_path, const char *ckpt_path, const char *vqgan_path)
+{
+  magvlt_model *m = NULL;
+  if (magvlt_model_load (model_path, NULL, &m) != MAGVLT_OK)
+    {
+      report (false, "provenance: load %s: %s", model_path, magvlt_last_error ());
+      return;
+    }
+  const char *files[2] = { ckpt_path, vqgan_path };
+  const char *keys[2] = { "magvlt.source.ckpt_sha256", "magvlt.source.vqgan_sha256" };
+  for (int i = 0; i < 2; i++)
+    {
+      g_autofree char *bytes = NULL;
+      gsize len = 0;
+      char got[80];
+      g_file_get_contents (files[i], &bytes, &len, NULL);
+      g_autofree char *want =
+        g_compute_checksum_for_data (G_CHECKSUM_SHA256, (guchar *) bytes, len);
+      magvlt_status st = magvlt_model_get_meta_str (m, keys[i], got, sizeof got);
+      report (st == MAGVLT_OK && want && strcmp (got, want) == 0, "provenance: %s = %s (%s)",
+              keys[i], st == MAGVLT_OK ? got : magvlt_last_error (), want ? want : "unreadable");
+    }
+  char buf[16] = "x";
+  magvlt_status st = magvlt_model_get_meta_str (m, "magvlt.source.ckpt", buf, sizeof buf);
+  report (st == MAGVLT_OK && strcmp (buf, "tiny-magvlt.ckp") == 0,
+          "provenance: a short buffer gets the value cut and terminated ('%s')", buf);
+  st = magvlt_model_get_meta_str (m, "magvlt.source.nothing", buf, sizeof buf);
+  report (st == MAGVLT_ERR_INVALID_ARG && buf[0] == '\0'
+            && strstr (magvlt_last_error (), "no metadata key 'magvlt.source.nothing'"),
+          "provenance: a missing key is refused: %s", magvlt_last_error ());
+  st = magvlt_model_get_meta_str (m, "magvlt.format_version", buf, sizeof buf);
+  report (st == MAGVLT_ERR_INVALID_ARG && buf[0] == '\0'
+            && strstr (magvlt_last_error (), "holds a u32, not a string"),
+          "provenance: a key that is no string is refused: %s", magvlt_last_error ());
+  report (magvlt_model_get_meta_str (NULL, "general.name", buf, sizeof buf)
+              == MAGVLT_ERR_INVALID_ARG
+            && magvlt_model_get_meta_str (m, NULL, buf, sizeof buf) == MAGVLT_ERR_INVALID_ARG
+            && magvlt_model_get_meta_str (m, "general.name", NULL, 4) == MAGVLT_ERR_INVALID_ARG
+            && magvlt_model_get_meta_str (m, "general.name", buf, 0) == MAGVLT_ERR_INVALID_ARG,
+          "provenance: NULL arguments and size 0 are refused");
+  magvlt_model_free (m);
+}
+
 static void
 test_convert_api (const char *data, const char *dir)
 {
@@ -375,6 +422,8 @@ test_convert_api (const char *data, const char *dir)
           st == MAGVLT_OK ? "ok" : magvlt_last_error (), s.calls[0], s.calls[1], s.calls[2],
           stats.n_tensors, (long long) stats.n_params, (unsigned long long) stats.file_size,
           stats.n_warnings);
+  if (st == MAGVLT_OK)
+    test_provenance (out, paths[0], paths[1]);
 
   /* cancelling in each stage: MAGVLT_ABORTED, the old output untouched,
    * no temporary file left */

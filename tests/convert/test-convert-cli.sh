@@ -20,6 +20,12 @@ check "a bad merges file for this model" 1 "fewer than the 514 fixed entries" --
 check "bf16 conversion" 0 "wrote" -- "$magvlt" convert --ckpt "$ckpt" --vqgan "$vq" --config "$cfg" --type bf16 --no-palette -o "$tmp/bf16.gguf"
 check "info: bf16 weights" 0 "weights:        bf16" -- "$magvlt" info -m "$tmp/bf16.gguf"
 check "info: f32 weights" 0 "weights:        f32" -- "$magvlt" info -m "$full"
+# the provenance the converter records, with the SHA-256 of each input as sha256sum computes it
+ckpt_sha=$(sha256sum "$ckpt" | cut -d' ' -f1) cfg_sha=$(sha256sum "$cfg" | cut -d' ' -f1)
+check "info: converted by" 0 "^converted by:   magvlt convert [0-9]" -- "$magvlt" info -m "$tmp/bf16.gguf"
+check "info: the checkpoint and its SHA-256" 0 "^  checkpoint:   tiny-magvlt.ckpt (sha256 $ckpt_sha)" -- "$magvlt" info -m "$tmp/bf16.gguf"
+check "info: the config and its SHA-256" 0 "^  config:       config.yaml (sha256 $cfg_sha)" -- "$magvlt" info -m "$tmp/bf16.gguf"
+check "info: where the VQGAN came from" 0 "^  VQGAN from:   taming checkpoint" -- "$magvlt" info -m "$tmp/bf16.gguf"
 check "no output file after a failure" 1 "" -- test -e "$tmp/x.gguf"
 
 # the progress bar, on a terminal only

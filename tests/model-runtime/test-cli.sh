@@ -6,6 +6,7 @@ magvlt=$1 model=$2 cases=$3
 
 check "info prints the geometry" 0 "2 layers, width 64, 4 heads" -- "$magvlt" info -m "$model"
 check "info prints the sequence" 0 "28 = 4 + 16 image tokens (4x4 grid) + 8 text slots" -- "$magvlt" info -m "$model"
+check "info of a file not made by the converter: no provenance lines" 0 "" -- sh -c "! '$magvlt' info -m '$model' | grep -q 'converted by'"
 check "forward runs every case" 0 "it2i_inpaint .*forward" -- "$magvlt" forward -m "$model" --cases "$cases" --out "$tmp/all"
 for f in img_logits txt_logits len_logits hidden emb block_out; do
   check "forward wrote t2i_partial.$f.npy" 0 "NUMPY" -- head -c 16 "$tmp/all/t2i_partial.$f.npy"
