@@ -18,9 +18,9 @@ Objectives (GUESSes of spec 6 made concrete; see MODEL_CARD.md):
     the same r for both;
   * cross-entropy on masked positions only, over the target modality's vocabulary, label
     smoothing 0.1;
-  * length loss (coef 0.01): a separate I2T pass on part of the batch exactly as the engine's
-    length pass reads the head (model-runtime/src/refine.c, mv_length_pass_slots): image codes
-    visible, text all end-of-text, the first T/4 slots visible and all masked, BOT row restricted;
+  * length loss (coef 0.01): I2T rows for part of the batch (in the first trunk call) exactly
+    as the engine's length pass reads the head (model-runtime/src/refine.c,
+    mv_length_pass_slots): image codes visible, text all end-of-text, the first T/4 slots visible and all masked, BOT row restricted;
     target class n_txt - 1 (so argmax + 1 = n_txt);
   * UnrollMask (coef 1.0, --no-unroll to disable): for a fraction of the batch the masked slots
     of the first pass are filled with the model's own samples (no gradient, temperature 1), a
@@ -50,7 +50,7 @@ import os
 import sys
 import time
 from dataclasses import asdict
-from typing import Dict, Optional, Tuple
+from typing import Dict, Tuple
 
 import numpy as np
 import torch
@@ -91,9 +91,10 @@ class MagvltTrain(MagvltReference):
                 else:
                     p.normal_(0.0, 0.02, generator=g)
 
-    def embed_batch(self, layout: str, spc: torch.Tensor, img: torch.Tensor, img_m: torch.Tensor,
+    def embed_batch(self, t2i: torch.Tensor, spc: torch.Tensor, img: torch.Tensor, img_m: torch.Tensor,
                     txt: torch.Tensor, txt_m: torch.Tensor) -> torch.Tensor:
-        """spc [B,4] special ids in slot order; img [B,I]; txt [B,Tb] (Tb <= T). -> [B,L,C]."""
+        """t2i [B] bool (the row's task layout), spc [B,4] special ids in slot order; img [B,I];
+        txt [B,Tb] (Tb <= T). -> [B,L,C] in the one sequence order of every row (see trunk_order)."""
         cfg = self.cfg
         Vi, I, Tb = cfg.vocab_size_img, img.shape[1], txt.shape[1]
         spc_w, tok_w = self.tok_emb_spc.weight, self.tok_emb.weight
@@ -103,29 +104,25 @@ class MagvltTrain(MagvltReference):
         e_img = e_img + self.pos_emb_img.pos_embed[:I]
         e_txt = torch.where(txt_m[..., None], (spc_w[MASK_TXT] + pos_spc[:Tb])[None], tok_w[txt + Vi])
         e_txt = e_txt + self.pos_emb_txt.pos_embed[:Tb]
-        if layout == "T2I":
-            parts = [e_spc[:, :2], e_txt, e_spc[:, 2:], e_img]
-        else:
-            parts = [e_spc[:, :2], e_img, e_spc[:, 2:], e_txt]
-        return torch.cat(parts, dim=1)
+        return torch.cat([e_spc[:, :2], e_img, e_spc[:, 2:], e_txt], dim=1)
 
-    def attn_bias(self, layout: str, I: int, Tb: int, n_txt: torch.Tensor) -> torch.Tensor:
-        """Additive attention bias [B,1,L,L] (0 allowed / -inf blocked), spec 2.5."""
+    def attn_bias(self, t2i: torch.Tensor, I: int, Tb: int, n_txt: torch.Tensor) -> torch.Tensor:
+        """Additive attention bias [B,1,L,L] (0 allowed / -inf blocked) of spec 2.5, per row's
+        layout, in the one sequence order: padding text columns blocked for every row; T2I rows
+        also block the padding text rows (which then attend to themselves only); I2T rows
+        restrict the BOT slot (I+3) to indices <= I+3."""
         B = n_txt.shape[0]
         L = 4 + I + Tb
-        o = 2 if layout == "T2I" else I + 4
-        j = torch.arange(Tb, device=n_txt.device)
-        pad = j[None] >= n_txt[:, None]  # [B,Tb]
-        allow = torch.ones(B, L, L, dtype=torch.bool, device=n_txt.device)
-        allow[:, :, o:o + Tb] &= ~pad[:, None, :]
-        if layout == "T2I":
-            allow[:, o:o + Tb, :] &= ~pad[:, :, None]
-            eye = torch.eye(L, dtype=torch.bool, device=n_txt.device)[None]
-            dead = ~allow.any(-1, keepdim=True)
-            allow = allow | (dead & eye)
-        else:
-            allow[:, I + 3, I + 4:] = False
-        bias = torch.zeros(B, 1, L, L, device=n_txt.device)
+        o = I + 4
+        dev = n_txt.device
+        pad = torch.arange(Tb, device=dev)[None] >= n_txt[:, None]  # [B,Tb]
+        allow = torch.ones(B, L, L, dtype=torch.bool, device=dev)
+        allow[:, :, o:] &= ~pad[:, None, :]
+        allow[:, o:, :] &= ~(pad & t2i[:, None])[:, :, None]
+        dead = ~allow.any(-1, keepdim=True)
+        allow = allow | (dead & torch.eye(L, dtype=torch.bool, device=dev)[None])
+        allow[:, I + 3, o:] &= t2i[:, None]
+        bias = torch.zeros(B, 1, L, L, device=dev)
         return bias.masked_fill(~allow[:, None], float("-inf"))
 
     def trunk(self, x: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
@@ -153,14 +150,25 @@ class MagvltTrain(MagvltReference):
             return g @ self.tok_emb.weight[:Vi].t() + lm.output_bias[:Vi]
         return g @ self.tok_emb.weight[Vi:].t() + lm.output_bias[Vi:]
 
-    def run(self, layout: str, spc, img, img_m, txt, txt_m, n_txt) -> torch.Tensor:
-        x = self.embed_batch(layout, spc, img, img_m, txt, txt_m)
-        return self.trunk(x, self.attn_bias(layout, img.shape[1], txt.shape[1], n_txt))
+    def run(self, layout, spc, img, img_m, txt, txt_m, n_txt) -> torch.Tensor:
+        """layout: "T2I", "I2T", or a [B] bool tensor (True: T2I) when rows of both tasks share
+        the call. -> [B,L,C] in the one sequence order (segment_rows)."""
+        B = img.shape[0]
+        t2i = (torch.full((B,), layout == "T2I", dtype=torch.bool, device=img.device)
+               if isinstance(layout, str) else layout)
+        x = self.embed_batch(t2i, spc, img, img_m, txt, txt_m)
+        return self.trunk(x, self.attn_bias(t2i, img.shape[1], txt.shape[1], n_txt))
 
 
-def segment_rows(layout: str, I: int, Tb: int) -> Tuple[slice, slice]:
-    if layout == "T2I":
-        return slice(4 + Tb, 4 + Tb + I), slice(2, 2 + Tb)
+def segment_rows(I: int, Tb: int) -> Tuple[slice, slice]:
+    """Image and text rows of run()'s output. Every row, T2I or I2T, is laid out in the I2T order
+    [BOC, BOI|BOT, image, BOG, BOT|BOI, text] (the special ids keep their layout's slots): the
+    transformer has no position-by-index (every slot's positional row comes from its modality's
+    table, or the special slots' table by slot), so a T2I sequence [BOC BOT text BOG BOI image]
+    reordered this way, its attention mask reordered with it, gives the same outputs
+    (tests/training/test_trainer_forward.py checks both layouts against the reference, which
+    keeps each layout's own order). One order lets the rows of all tasks and the length pass
+    share one trunk call, and all UnrollMask rows a second: 2 calls per step instead of 7."""
     return slice(2, 2 + I), slice(4 + I, 4 + I + Tb)
 
 
@@ -209,54 +217,111 @@ class Objective(nn.Module):
     def forward(self, tasks, batch: Dict[str, torch.Tensor], gen: torch.Generator) -> Dict[str, torch.Tensor]:
         """tasks: one task name for the whole batch (--task-mixing step), or a list of
         (task, first row, end row) groups (--task-mixing batch). Task losses are means over their
-        masked tokens, weighted by the group's share of the batch; plus the length pass."""
+        masked tokens, weighted by the group's share of the batch; plus the length pass.
+        Two trunk calls: the first pass of every group together with the length pass, then the
+        UnrollMask pass of every group (segment_rows says why rows of both layouts can share one)."""
         m, a, cfg = self.model, self.a, self.model.cfg
-        I, T, eot = cfg.ctx_len_img, cfg.ctx_len_txt, cfg.text_eot_id
+        I, T = cfg.ctx_len_img, cfg.ctx_len_txt
         img, n_txt = batch["img"], batch["n_txt"]
-        B, dev = img.shape[0], img.device
+        B = img.shape[0]
         groups = [(tasks, 0, B)] if isinstance(tasks, str) else tasks
-        out: Dict[str, torch.Tensor] = {}
-        total = img.new_zeros((), dtype=torch.float32)
-        for task, r0, r1 in groups:
-            if r1 <= r0:
-                continue
-            o = self.task_loss(task, {k: v[r0:r1] for k, v in batch.items()}, gen)
-            total = total + o.pop("loss") * ((r1 - r0) / B)
-            out.update({f"{task}/{k}": v for k, v in o.items()})
-
-        # ---- length pass, exactly as the engine reads the head ----------------------------------
+        groups = [(t, r0, r1) for t, r0, r1 in groups if r1 > r0]
         n_len = max(1, int(round(B * a.length_frac)))
         Ls = T // 4 if T >= 4 else 1
-        lsel = slice(0, n_len)
-        ltxt = torch.full((n_len, Ls), eot, dtype=torch.long, device=dev)
-        lm = torch.ones(n_len, Ls, dtype=torch.bool, device=dev)
-        lspc = torch.tensor([BOC, BOI, BOG, BOT], device=dev).expand(n_len, 4)
-        hl = m.run("I2T", lspc, img[lsel], torch.zeros(n_len, I, dtype=torch.bool, device=dev), ltxt, lm,
-                   torch.full((n_len,), Ls, dtype=torch.long, device=dev))
-        len_logits = m.length_predictor(hl[:, I + 3])
-        len_tgt = torch.clamp(n_txt[lsel] - 1, 0, T - 1)
+        # text slots of the calls: the batch's longest caption, from the CPU copy of the lengths
+        # (no device sync), and at least the length pass's; padding slots are blocked columns
+        Tb = int(batch["n_txt_cpu"].max()) if "n_txt_cpu" in batch else int(n_txt.max())
+        Tb = max(Tb, Ls)
+
+        # ---- first pass: every group's masked inputs and the length rows in one call -------------
+        firsts = [self.first_inputs(task, {k: v[r0:r1] for k, v in batch.items()}, gen, Tb)
+                  for task, r0, r1 in groups]
+        h_all = run_parts(m, firsts + [self.length_inputs(img[:n_len], Tb)])
+        rows_img, rows_txt = segment_rows(I, Tb)
+        out: Dict[str, torch.Tensor] = {}
+        losses = [[] for _ in groups]
+        seconds = []
+        for g, (task, _, _) in enumerate(groups):
+            p, h = firsts[g], h_all[g]
+            first = {}
+            # Losses are computed densely over every slot of the segment and weighted by the mask:
+            # selecting the masked slots (`x[mask]`) has a data-dependent size, and each such
+            # selection makes the CPU wait for the GPU, which dominated the step time on an H100.
+            for mod, rows, mk, tgt in (("img", rows_img, p["img_m"], p["img"]),
+                                       ("txt", rows_txt, p["txt_m"], p["txt"])):
+                if not p["active"][mod]:
+                    continue
+                logits = m.head(h[:, rows], mod)  # [B, N, V]
+                per = masked_ce(logits, tgt, a.label_smoothing)
+                mkf = mk.float()
+                w = p["weight"][:, None] * mkf
+                losses[g].append((per * w).sum() / w.sum().clamp_min(1e-6))
+                with torch.no_grad():
+                    n = mkf.sum().clamp_min(1.0)
+                    out[f"{task}/acc_{mod}"] = ((logits.argmax(-1) == tgt).float() * mkf).sum() / n
+                    out[f"{task}/loss_{mod}"] = (per.detach() * mkf).sum() / n
+                first[mod] = (mk, logits.detach())
+            if p["n_unroll"] and first:
+                seconds.append((g, self.unroll_inputs(p, first, gen)))
+
+        # ---- UnrollMask: second pass on the model's own samples, every group in one call ---------
+        if seconds:
+            h2_all = run_parts(m, [q for _, q in seconds])
+            for (g, q), h2 in zip(seconds, h2_all):
+                for mod, rows, mk, tgt in (("img", rows_img, q["img_m"], q["target_img"]),
+                                           ("txt", rows_txt, q["txt_m"], q["target_txt"])):
+                    if mod in q["unrolled"]:  # every unrolled row keeps >= 1 masked slot of each
+                        per = masked_ce(m.head(h2[:, rows], mod), tgt, a.label_smoothing)
+                        mkf = mk.float()
+                        l2 = (per * mkf).sum() / mkf.sum().clamp_min(1.0)
+                        losses[g].append(a.unroll_coef * l2)
+                        out[f"{groups[g][0]}/unroll_{mod}"] = l2.detach()
+
+        total = img.new_zeros((), dtype=torch.float32)
+        for g, (task, r0, r1) in enumerate(groups):
+            group_loss = sum(losses[g]) if losses[g] else h_all[g].sum() * 0.0
+            total = total + group_loss * ((r1 - r0) / B)
+
+        # ---- length pass, exactly as the engine reads the head ----------------------------------
+        len_logits = m.length_predictor(h_all[-1][:, I + 3])
+        len_tgt = torch.clamp(n_txt[:n_len] - 1, 0, T - 1)
         l_len = F.cross_entropy(len_logits.float(), len_tgt)
         out["loss_len"] = l_len.detach()
         out["acc_len"] = (len_logits.argmax(-1) == len_tgt).float().mean().detach()
         out["loss"] = total + a.length_coef * l_len
         return out
 
-    def task_loss(self, task: str, batch: Dict[str, torch.Tensor], gen: torch.Generator) -> Dict[str, torch.Tensor]:
-        m, a, cfg = self.model, self.a, self.model.cfg
-        I, T, Vi, eot = cfg.ctx_len_img, cfg.ctx_len_txt, cfg.vocab_size_img, cfg.text_eot_id
+    def length_inputs(self, img: torch.Tensor, Tb: int) -> Dict[str, torch.Tensor]:
+        """The engine's length pass (refine.c, mv_length_pass_slots): I2T, image visible, the first
+        T/4 text slots end-of-text and masked, the rest padding."""
+        cfg = self.model.cfg
+        n, dev = img.shape[0], img.device
+        Ls = cfg.ctx_len_txt // 4 if cfg.ctx_len_txt >= 4 else 1
+        txt_m = torch.zeros(n, Tb, dtype=torch.bool, device=dev)
+        txt_m[:, :Ls] = True
+        return {"t2i": torch.zeros(n, dtype=torch.bool, device=dev),
+                "spc": torch.tensor([BOC, BOI, BOG, BOT], device=dev).expand(n, 4),
+                "img": img, "img_m": torch.zeros(n, cfg.ctx_len_img, dtype=torch.bool, device=dev),
+                "txt": torch.full((n, Tb), cfg.text_eot_id, dtype=torch.long, device=dev), "txt_m": txt_m,
+                "n_txt": torch.full((n,), Ls, dtype=torch.long, device=dev)}
+
+    def first_inputs(self, task: str, batch: Dict[str, torch.Tensor], gen: torch.Generator,
+                     Tb: int) -> Dict[str, object]:
+        """One task group's first-pass inputs: MixSel rows, mask ratios and masks (spec 6.2 / 6.4)."""
+        a, cfg = self.a, self.model.cfg
+        I = cfg.ctx_len_img
         img, txt, n_txt = batch["img"], batch["txt"], batch["n_txt"]
         B, dev = img.shape[0], img.device
-        out: Dict[str, torch.Tensor] = {}
-        losses = []
 
-        # ---- which rows get MixSel / UnrollMask / the length pass -------------------------------
+        # ---- which rows get MixSel / UnrollMask ---------------------------------------------------
         n_mix = int(round(B * a.mixsel_frac)) if a.mixsel else 0
         n_unroll = int(round(B * a.unroll_frac)) if a.unroll else 0
         n_unroll = min(n_unroll, B - n_mix)
         spc = torch.empty(B, 4, dtype=torch.long, device=dev)
-        layout = "T2I" if task == "t2i" else "I2T"
-        spc[:] = torch.tensor([BOC, BOT, BOG, BOI] if layout == "T2I" else [BOC, BOI, BOG, BOT], device=dev)
-        img_in, txt_in, n_in = img.clone(), txt.clone(), n_txt.clone()
+        t2i = task == "t2i"
+        spc[:] = torch.tensor([BOC, BOT, BOG, BOI] if t2i else [BOC, BOI, BOG, BOT], device=dev)
+        img_in, n_in = img.clone(), n_txt.clone()
+        txt_in = txt[:, :Tb].clone()
         img_cand = torch.ones(B, I, dtype=torch.bool, device=dev)
         r = torch.rand(B, generator=gen, device=dev)
         if n_mix:
@@ -265,7 +330,7 @@ class Objective(nn.Module):
             part = torch.roll(torch.arange(B, device=dev), -1)[mix]
             side = torch.rand(n_mix, generator=gen, device=dev) < 0.5  # True: target first half
             s = int(math.isqrt(I))
-            if layout == "T2I":
+            if t2i:
                 a_h, b_h = batch["hhalf"][mix], batch["hhalf"][part]  # [n,s,s/2]
                 grid = torch.where(side[:, None, None], torch.cat([a_h, b_h], 2), torch.cat([b_h, a_h], 2))
                 col = torch.arange(s, device=dev)[None, None, :].expand(n_mix, s, s)
@@ -286,12 +351,8 @@ class Objective(nn.Module):
         # Which modalities this task predicts, known without looking at the masks (a `mask.any()`
         # would make the CPU wait for the GPU): the image unless I2T (or IT2IT with every row a
         # MixSel row, whose image stays visible); the text unless T2I.
-        active = {"img": task == "t2i" or (task == "it2it" and n_mix < B), "txt": task != "t2i"}
+        active = {"img": t2i or (task == "it2it" and n_mix < B), "txt": not t2i}
 
-        # ---- first pass ---------------------------------------------------------------------------
-        # the longest caption of the group from the CPU copy of the lengths (no device sync)
-        Tb = int(batch["n_txt_cpu"].max()) if "n_txt_cpu" in batch else int(n_in.max())
-        txt_in = txt_in[:, :Tb]
         valid = torch.arange(Tb, device=dev)[None] < n_in[:, None]
         img_m = torch.zeros(B, I, dtype=torch.bool, device=dev)
         txt_m = torch.zeros(B, Tb, dtype=torch.bool, device=dev)
@@ -303,60 +364,51 @@ class Objective(nn.Module):
             img_m = random_subset(img_cand, k_img, gen)
         if task in ("i2t", "it2it"):
             txt_m = random_subset(valid, text_count(r, n_in), gen)
-        h = m.run(layout, spc, img_in, img_m, txt_in, txt_m, n_in)
-        rows_img, rows_txt = segment_rows(layout, I, Tb)
-        first = {}
-        # Losses are computed densely over every slot of the segment and weighted by the mask:
-        # selecting the masked slots (`x[mask]`) has a data-dependent size, and each such selection
-        # makes the CPU wait for the GPU, which dominated the step time on an H100.
-        for mod, rows, mk, tgt in (("img", rows_img, img_m, img_in), ("txt", rows_txt, txt_m, txt_in)):
-            if not active[mod]:
-                continue
-            logits = m.head(h[:, rows], mod)  # [B, N, V]
-            per = masked_ce(logits, tgt, a.label_smoothing)
-            mkf = mk.float()
-            w = weight[:, None] * mkf
-            losses.append((per * w).sum() / w.sum().clamp_min(1e-6))
+        return {"t2i": torch.full((B,), t2i, dtype=torch.bool, device=dev), "spc": spc, "img": img_in,
+                "img_m": img_m, "txt": txt_in, "txt_m": txt_m, "n_txt": n_in,
+                "weight": weight, "active": active, "r": r, "n_unroll": n_unroll}
+
+    def unroll_inputs(self, p: Dict[str, object], first: Dict[str, tuple],
+                      gen: torch.Generator) -> Dict[str, object]:
+        """UnrollMask inputs of a group's first n_unroll rows: the first pass's masked slots filled
+        with the model's own samples (no gradient, temperature 1), a subset at a later schedule
+        point still masked; targets are the ground truth."""
+        I = self.model.cfg.ctx_len_img
+        n_unroll = p["n_unroll"]
+        u = slice(0, n_unroll)
+        ru = p["r"][u]
+        img2, txt2 = p["img"][u].clone(), p["txt"][u].clone()
+        dev = img2.device
+        img_m2 = torch.zeros(n_unroll, I, dtype=torch.bool, device=dev)
+        txt_m2 = torch.zeros(n_unroll, txt2.shape[1], dtype=torch.bool, device=dev)
+        for mod, (mk, logits) in first.items():
+            mk_u = mk[u]
             with torch.no_grad():
-                n = mkf.sum().clamp_min(1.0)
-                out[f"acc_{mod}"] = ((logits.argmax(-1) == tgt).float() * mkf).sum() / n
-                out[f"loss_{mod}"] = (per.detach() * mkf).sum() / n
-            first[mod] = (mk, logits.detach())
+                lu = logits[u].float()  # [n_unroll, N, V]
+                samp = torch.multinomial(lu.softmax(-1).flatten(0, 1), 1, generator=gen).view(lu.shape[:2])
+            full_u = torch.where(mk_u, samp, torch.full_like(samp, -1))
+            if mod == "img":
+                r2 = ru + (1 - ru) * torch.rand(n_unroll, generator=gen, device=dev)
+                k2 = torch.minimum(image_count(r2, I, floor=True), mk_u.sum(1))
+                img_m2 = random_subset(mk_u, k2, gen)
+                img2 = torch.where(mk_u & ~img_m2, full_u, img2)
+            else:
+                r2 = ru * torch.rand(n_unroll, generator=gen, device=dev)
+                k2 = torch.minimum(text_count(r2, p["n_txt"][u]), mk_u.sum(1))
+                txt_m2 = random_subset(mk_u, k2, gen)
+                txt2 = torch.where(mk_u & ~txt_m2, full_u, txt2)
+        return {"t2i": p["t2i"][u], "spc": p["spc"][u], "img": img2, "img_m": img_m2, "txt": txt2,
+                "txt_m": txt_m2, "n_txt": p["n_txt"][u], "target_img": p["img"][u],
+                "target_txt": p["txt"][u], "unrolled": set(first)}
 
-        # ---- UnrollMask: second pass on the model's own samples ---------------------------------
-        if n_unroll and first:
-            u = slice(0, n_unroll)
-            ru = r[u]
-            img2, txt2 = img_in[u].clone(), txt_in[u].clone()
-            img_m2 = torch.zeros(n_unroll, I, dtype=torch.bool, device=dev)
-            txt_m2 = torch.zeros(n_unroll, Tb, dtype=torch.bool, device=dev)
-            for mod, (mk, logits) in first.items():
-                mk_u = mk[u]
-                with torch.no_grad():
-                    lu = logits[u].float()  # [n_unroll, N, V]
-                    samp = torch.multinomial(lu.softmax(-1).flatten(0, 1), 1, generator=gen).view(lu.shape[:2])
-                full_u = torch.where(mk_u, samp, torch.full_like(samp, -1))
-                if mod == "img":
-                    r2 = ru + (1 - ru) * torch.rand(n_unroll, generator=gen, device=dev)
-                    k2 = torch.minimum(image_count(r2, I, floor=True), mk_u.sum(1))
-                    img_m2 = random_subset(mk_u, k2, gen)
-                    img2 = torch.where(mk_u & ~img_m2, full_u, img2)
-                else:
-                    r2 = ru * torch.rand(n_unroll, generator=gen, device=dev)
-                    k2 = torch.minimum(text_count(r2, n_in[u]), mk_u.sum(1))
-                    txt_m2 = random_subset(mk_u, k2, gen)
-                    txt2 = torch.where(mk_u & ~txt_m2, full_u, txt2)
-            h2 = m.run(layout, spc[u], img2, img_m2, txt2, txt_m2, n_in[u])
-            for mod, rows, mk, tgt in (("img", rows_img, img_m2, img_in[u]), ("txt", rows_txt, txt_m2, txt_in[u])):
-                if mod in first:  # every unrolled row keeps >= 1 masked slot of each predicted modality
-                    per = masked_ce(m.head(h2[:, rows], mod), tgt, a.label_smoothing)
-                    mkf = mk.float()
-                    l2 = (per * mkf).sum() / mkf.sum().clamp_min(1.0)
-                    losses.append(a.unroll_coef * l2)
-                    out[f"unroll_{mod}"] = l2.detach()
 
-        out["loss"] = sum(losses) if losses else h.sum() * 0.0
-        return out
+def run_parts(m: MagvltTrain, parts) -> list:
+    """One trunk call over the concatenated rows of several input sets (dicts with t2i, spc, img,
+    img_m, txt, txt_m, n_txt, all of the same text width); returns each set's rows of the output."""
+    keys = ("t2i", "spc", "img", "img_m", "txt", "txt_m", "n_txt")
+    cat = {k: torch.cat([p[k] for p in parts]) for k in keys}
+    h = m.run(cat["t2i"], cat["spc"], cat["img"], cat["img_m"], cat["txt"], cat["txt_m"], cat["n_txt"])
+    return list(h.split([p["img"].shape[0] for p in parts]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -448,7 +500,7 @@ def save_atomic(obj, path: str) -> None:
     os.replace(tmp, path)
 
 
-def main(argv=None) -> None:
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description="MAGVLT stage-2 trainer (see the module docstring).")
     ap.add_argument("--work", required=True, help="work folder: codes.npz, bpe.json; writes <out>/")
     ap.add_argument("--data", help="dataset folder (default: WORK/../data)")
@@ -495,7 +547,11 @@ def main(argv=None) -> None:
                     help="--export in float16 (half the size: what comes back from a lent GPU is capped)")
     ap.add_argument("--init", help="start from these weights (an --export file, e.g. the shipped model's) "
                                    "with a fresh optimiser; ignored when WORK/OUT/ckpt.pt resumes")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def main(argv=None) -> None:
+    a = build_parser().parse_args(argv)
 
     from charbpe import CharBpe
     torch.set_num_threads(a.threads)

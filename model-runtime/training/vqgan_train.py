@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import math
 import os
@@ -267,8 +268,10 @@ def train(a) -> None:
     print("done", flush=True)
 
 
-def load_trained(work: str) -> VqganTrainable:
-    st = torch.load(os.path.join(work, "vqgan", "vqgan.pt"))
+def load_trained(work: str, raw: bytes | None = None) -> VqganTrainable:
+    """The trained VQGAN of WORK/vqgan/vqgan.pt, or of that file's bytes when given (so a caller
+    that also hashes the file loads exactly the bytes it hashed)."""
+    st = torch.load(io.BytesIO(raw) if raw is not None else os.path.join(work, "vqgan", "vqgan.pt"))
     vq = VqganTrainable(geometry(st["geometry"]))
     vq.load_named(st["state_dict"])
     return vq.eval().requires_grad_(False)
@@ -283,9 +286,10 @@ def squeeze(images: np.ndarray, w: int, h: int) -> np.ndarray:
 @torch.no_grad()
 def encode_all(a) -> None:
     torch.set_num_threads(a.threads)
-    vq = load_trained(a.work)
     with open(os.path.join(a.work, "vqgan", "vqgan.pt"), "rb") as f:
-        vq_sha = hashlib.sha256(f.read()).hexdigest()
+        raw = f.read()
+    vq_sha = hashlib.sha256(raw).hexdigest()
+    vq = load_trained(a.work, raw)
     images, split = load_data(a.data)
     R = vq.g.resolution
     out = {"full": [], "hhalf": [], "vhalf": []}
