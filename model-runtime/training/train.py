@@ -20,8 +20,8 @@ Objectives (GUESSes of spec 6 made concrete; see MODEL_CARD.md):
     smoothing 0.1;
   * length loss (coef 0.01): I2T rows for part of the batch (in the first trunk call) exactly
     as the engine's length pass reads the head (model-runtime/src/refine.c,
-    mv_length_pass_slots): image codes visible, text all end-of-text, the first T/4 slots visible and all masked, BOT row restricted;
-    target class n_txt - 1 (so argmax + 1 = n_txt);
+    mv_length_pass_slots): image codes visible, text all end-of-text, the first T/4 slots
+    visible and all masked, BOT row restricted; target class n_txt - 1 (so argmax + 1 = n_txt);
   * UnrollMask (coef 1.0, --no-unroll to disable): for a fraction of the batch the masked slots
     of the first pass are filled with the model's own samples (no gradient, temperature 1), a
     subset at a later schedule point (image: r2 = r + (1-r)u; text: r2 = r u) stays masked, and a
