@@ -75,8 +75,8 @@ studio_window_sync_sensitivity (StudioWindow *self)
   enable (self, "undo", !busy && self->undo && self->undo->len > 0);
   enable (self, "redo", !busy && self->redo && self->redo->len > 0);
   enable (self, "open", !busy);
+  enable (self, "paste-image", !busy);
   enable (self, "use-model", !busy);
-  enable (self, "import-model", !busy);
   enable (self, "import-model", !busy);
 }
 
@@ -210,11 +210,9 @@ on_paste_ready (GObject *source, GAsyncResult *res, gpointer user_data)
       studio_window_error (self, error->message);
       return;
     }
-  studio_window_discard (self);
-  g_clear_object (&self->mask);
-  studio_window_set_image (self, rgb, NULL);
-  g_clear_pointer (&self->image_path, g_free);
-  studio_window_set_dirty (self, TRUE);
+  /* like opening a file: a new unsaved image, asking first when that would
+   * lose work */
+  studio_window_replace_image (self, rgb, NULL);
 }
 
 static void

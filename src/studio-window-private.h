@@ -72,6 +72,7 @@ void studio_window_sync_sensitivity (StudioWindow *self);
 void studio_window_toast (StudioWindow *self, const char *message);
 void studio_window_error (StudioWindow *self, const char *message);
 gboolean studio_window_open_path (StudioWindow *self, const char *path);
+gboolean studio_window_replace_image (StudioWindow *self, GdkPixbuf *image, const char *path);
 gboolean studio_window_save_path (StudioWindow *self, const char *path);
 void studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *text);
 void studio_window_import_model (StudioWindow *self, const char *checkpoint);

@@ -96,32 +96,126 @@ studio_window_set_image (StudioWindow *self, GdkPixbuf *image, const char *path)
   studio_window_sync_sensitivity (self);
 }
 
-gboolean
-studio_window_open_path (StudioWindow *self, const char *path)
+/* What closing, or opening, dropping or pasting another image, would lose:
+ * unsaved changes or candidates not accepted. */
+static gboolean
+has_work_at_risk (StudioWindow *self)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GdkPixbuf) image = NULL;
-  g_autoptr (GVariant) busy = g_action_group_get_action_state (G_ACTION_GROUP (self), "busy");
+  g_autoptr (GVariant) dirty = g_action_group_get_action_state (G_ACTION_GROUP (self), "dirty");
 
-  if (g_variant_get_boolean (busy))
-    {
-      studio_window_error (self, _ ("Wait for the running job to finish, or cancel it"));
-      return FALSE;
-    }
-  if (!(image = studio_file_load_image (path, &error)))
-    {
-      studio_window_error (self, error->message);
-      return FALSE;
-    }
+  return self->pending != NULL || g_variant_get_boolean (dirty);
+}
+
+/* "Discard Unsaved Work?" with Cancel (the default) and Discard; `body`
+ * says what would lose it. The caller connects "response". */
+static AdwMessageDialog *
+unsaved_work_dialog (StudioWindow *self, const char *body)
+{
+  GtkWidget *dialog = adw_message_dialog_new (GTK_WINDOW (self), _ ("Discard Unsaved Work?"), body);
+
+  adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _ ("_Cancel"), "discard",
+                                    _ ("_Discard"), NULL);
+  adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "discard",
+                                              ADW_RESPONSE_DESTRUCTIVE);
+  adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  adw_message_dialog_set_close_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+  return ADW_MESSAGE_DIALOG (dialog);
+}
+
+/* A new document: the image replaces the old one with its candidates, mask,
+ * undo history and provenance. Opened from `path`, or pasted (path NULL:
+ * saved nowhere yet, so unsaved). */
+static void
+replace_image_now (StudioWindow *self, GdkPixbuf *image, const char *path)
+{
   studio_window_discard (self);
   g_clear_pointer (&self->provenance, g_ptr_array_unref);
   g_ptr_array_set_size (self->undo, 0);
   g_ptr_array_set_size (self->redo, 0);
   g_clear_object (&self->mask);
+  if (!path)
+    g_clear_pointer (&self->image_path, g_free);
   studio_window_set_image (self, image, path);
   studio_canvas_zoom_to_fit (self->canvas);
-  studio_window_set_dirty (self, FALSE);
+  studio_window_set_dirty (self, path == NULL);
+  studio_window_sync_sensitivity (self);
+}
+
+typedef struct {
+  StudioWindow *self;
+  GdkPixbuf *image;
+  char *path;
+} ReplaceRequest;
+
+static void
+replace_request_free (gpointer data, GClosure *closure)
+{
+  ReplaceRequest *r = data;
+
+  g_object_unref (r->self);
+  g_object_unref (r->image);
+  g_free (r->path);
+  g_free (r);
+}
+
+static void
+on_replace_response (AdwMessageDialog *dialog, const char *response, ReplaceRequest *r)
+{
+  /* a job may have started meanwhile (through D-Bus): its result would land
+   * on the new image */
+  if (g_str_equal (response, "discard") && r->self->worker && !r->self->cancellable)
+    replace_image_now (r->self, r->image, r->path);
+}
+
+gboolean
+studio_window_replace_image (StudioWindow *self, GdkPixbuf *image, const char *path)
+{
+  ReplaceRequest *r;
+  AdwMessageDialog *dialog;
+
+  if (self->cancellable)
+    {
+      studio_window_error (self, _ ("Wait for the running job to finish, or cancel it"));
+      return FALSE;
+    }
+  if (!has_work_at_risk (self))
+    {
+      replace_image_now (self, image, path);
+      return TRUE;
+    }
+  r = g_new0 (ReplaceRequest, 1);
+  r->self = g_object_ref (self);
+  r->image = g_object_ref (image);
+  r->path = g_strdup (path);
+  dialog = unsaved_work_dialog (
+    self, path ? _ ("The image has changes that are not saved, or a result that was not "
+                    "accepted. They are lost if you open another image.")
+               : _ ("The image has changes that are not saved, or a result that was not "
+                    "accepted. They are lost if you paste another image."));
+  g_signal_connect_data (dialog, "response", G_CALLBACK (on_replace_response), r,
+                         replace_request_free, 0);
+  gtk_window_present (GTK_WINDOW (dialog));
   return TRUE;
+}
+
+gboolean
+studio_window_open_path (StudioWindow *self, const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GdkPixbuf) image = NULL;
+
+  if (self->cancellable)
+    {
+      studio_window_error (self, _ ("Wait for the running job to finish, or cancel it"));
+      return FALSE;
+    }
+  /* read first: a file that cannot be opened asks nothing and loses nothing */
+  if (!(image = studio_file_load_image (path, &error)))
+    {
+      studio_window_error (self, error->message);
+      return FALSE;
+    }
+  return studio_window_replace_image (self, image, path);
 }
 
 gboolean
@@ -597,12 +691,25 @@ studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *tex
                                     "them with [MASK]"));
       return;
     }
-  studio_window_discard (self);
-
   job = studio_job_new (kind);
   job->prompt = g_strdup (kind == STUDIO_JOB_INFILL && text && *text ? text : caption);
-  if (needs_image)
-    job->image = g_object_ref (self->image);
+  if (kind == STUDIO_JOB_CAPTION || kind == STUDIO_JOB_INFILL)
+    {
+      /* text jobs write only the caption box: the candidates waiting stay,
+       * and the image described is the one on show */
+      StudioCandidate *c = self->pending ? &g_array_index (self->pending->candidates,
+                                                           StudioCandidate, self->candidate_index)
+                                         : NULL;
+
+      job->image = g_object_ref (c && c->image ? c->image : self->image);
+    }
+  else
+    {
+      /* running an image job again replaces the candidates not accepted */
+      studio_window_discard (self);
+      if (needs_image)
+        job->image = g_object_ref (self->image);
+    }
   if ((kind == STUDIO_JOB_INPAINT || kind == STUDIO_JOB_EDIT) && self->mask
       && !studio_mask_is_empty (self->mask))
     job->mask =
@@ -878,20 +985,14 @@ static gboolean
 on_close_request (GtkWindow *window)
 {
   StudioWindow *self = STUDIO_WINDOW (window);
-  g_autoptr (GVariant) dirty = g_action_group_get_action_state (G_ACTION_GROUP (self), "dirty");
-  GtkWidget *dialog;
 
-  if (!self->close_confirmed && (self->pending || g_variant_get_boolean (dirty)))
+  if (!self->close_confirmed && has_work_at_risk (self))
     {
       /* unsaved edits or an unaccepted result: ask before losing them */
-      dialog = adw_message_dialog_new (window, _ ("Discard Unsaved Work?"),
-                                       _ ("The image has changes that are not saved, or a result "
-                                          "that was not accepted. They are lost if you close."));
-      adw_message_dialog_add_responses (ADW_MESSAGE_DIALOG (dialog), "cancel", _ ("_Cancel"),
-                                        "discard", _ ("_Discard"), NULL);
-      adw_message_dialog_set_response_appearance (ADW_MESSAGE_DIALOG (dialog), "discard",
-                                                  ADW_RESPONSE_DESTRUCTIVE);
-      adw_message_dialog_set_default_response (ADW_MESSAGE_DIALOG (dialog), "cancel");
+      AdwMessageDialog *dialog =
+        unsaved_work_dialog (self, _ ("The image has changes that are not saved, or a result "
+                                      "that was not accepted. They are lost if you close."));
+
       g_signal_connect (dialog, "response", G_CALLBACK (on_close_response), self);
       gtk_window_present (GTK_WINDOW (dialog));
       return TRUE;

@@ -17,6 +17,13 @@
  *   /workflow/compare      pressing and holding "Hold to Compare" (a real
  *                          pointer press) shows the image before, release
  *                          shows the candidate again
+ *   /workflow/replace      opening or pasting another image over unsaved
+ *                          work or waiting results asks (Cancel keeps all,
+ *                          Discard starts a new document); Caption keeps
+ *                          the results waiting; no open or paste while a
+ *                          job runs
+ *   /workflow/paint-hidden-mask  a drag while a candidate is on show leaves
+ *                          the (hidden) mask alone; after Discard it paints
  *
  * Real key and pointer events come from the XTEST extension (libXtst,
  * loaded at run time), so the events go through GTK's whole dispatch.
@@ -675,6 +682,154 @@ test_close (void)
   g_assert_null (alive);
 }
 
+/* ---- replacing the image ------------------------------------------------------ */
+
+static gboolean
+pixbuf_equals (GdkPixbuf *a, GdkPixbuf *b)
+{
+  g_autoptr (GdkTexture) t = gdk_texture_new_for_pixbuf (a);
+
+  return texture_equals (t, b);
+}
+
+static void
+paste_and_wait (StudioWindow *win)
+{
+  g_action_group_activate_action (G_ACTION_GROUP (win), "paste-image", NULL);
+  spin (300); /* the clipboard is read asynchronously */
+}
+
+static void
+test_replace (void)
+{
+  StudioWindow *win = new_window ();
+  GActionGroup *g = G_ACTION_GROUP (win);
+  g_autofree char *first = write_png ("replace-1.png", 40, 32, 21);
+  g_autofree char *second = write_png ("replace-2.png", 36, 30, 23);
+  g_autoptr (GdkPixbuf) pasted = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 24, 20);
+  g_autoptr (GdkTexture) pasted_texture = NULL;
+  AdwMessageDialog *dialog;
+  GdkPixbuf *before;
+
+  /* a waiting result: opening another image asks; Cancel keeps everything */
+  g_action_group_activate_action (g, "open", g_variant_new_string (first));
+  run_job (win, "generate", 2);
+  g_action_group_activate_action (g, "open", g_variant_new_string (second));
+  spin (50);
+  dialog = find_dialog (win);
+  g_assert_nonnull (dialog);
+  g_assert_cmpstr (adw_message_dialog_get_default_response (dialog), ==, "cancel");
+  answer (dialog, "cancel");
+  g_assert_cmpstr (win->image_path, ==, first);
+  g_assert_nonnull (win->pending);
+  g_assert_cmpuint (win->pending->candidates->len, ==, 2);
+
+  /* a file that cannot be opened asks nothing and changes nothing */
+  g_action_group_activate_action (g, "open", g_variant_new_string ("/nonexistent/x.png"));
+  spin (50);
+  g_assert_null (find_dialog (win));
+  g_assert_nonnull (win->pending);
+
+  /* Caption with the results waiting: they stay (it writes only the caption) */
+  g_action_group_activate_action (g, "next-candidate", NULL);
+  g_action_group_activate_action (g, "caption", NULL);
+  spin_until_bool (g, "busy", FALSE);
+  g_assert_nonnull (win->pending);
+  g_assert_cmpuint (win->pending->candidates->len, ==, 2);
+  g_assert_cmpuint (win->candidate_index, ==, 1);
+
+  /* Discard opens the other image as a new document */
+  g_action_group_activate_action (g, "open", g_variant_new_string (second));
+  spin (50);
+  answer (find_dialog (win), "discard");
+  g_assert_cmpstr (win->image_path, ==, second);
+  g_assert_null (win->pending);
+  g_assert_false (state_bool (g, "dirty"));
+  g_assert_false (g_action_group_get_action_enabled (g, "undo"));
+
+  /* unsaved changes: pasting asks too; Cancel keeps the accepted result */
+  run_job (win, "generate", 1);
+  g_action_group_activate_action (g, "accept-result", NULL);
+  before = win->image;
+  g_assert_true (state_bool (g, "dirty"));
+  gdk_pixbuf_fill (pasted, 0x3366ccff);
+  pasted_texture = gdk_texture_new_for_pixbuf (pasted);
+  gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (win)), pasted_texture);
+  paste_and_wait (win);
+  dialog = find_dialog (win);
+  g_assert_nonnull (dialog);
+  answer (dialog, "cancel");
+  g_assert_true (win->image == before);
+  g_assert_true (g_action_group_get_action_enabled (g, "undo"));
+
+  /* Discard: the pasted image, unsaved and with no history */
+  paste_and_wait (win);
+  answer (find_dialog (win), "discard");
+  g_assert_true (pixbuf_equals (pasted, win->image));
+  g_assert_null (win->image_path);
+  g_assert_true (state_bool (g, "dirty"));
+  g_assert_false (g_action_group_get_action_enabled (g, "undo"));
+
+  /* while a job runs, neither open nor paste is possible */
+  g_action_group_change_action_state (g, "steps", g_variant_new_int32 (200));
+  g_action_group_activate_action (g, "generate", NULL);
+  g_assert_true (state_bool (g, "busy"));
+  g_assert_false (g_action_group_get_action_enabled (g, "paste-image"));
+  g_assert_false (g_action_group_get_action_enabled (g, "open"));
+  g_action_group_activate_action (g, "cancel", NULL);
+  spin_until_bool (g, "busy", FALSE);
+  g_assert_true (g_action_group_get_action_enabled (g, "paste-image"));
+
+  destroy_window (win);
+}
+
+/* ---- painting while a result is on show ------------------------------------------ */
+
+static void
+test_paint_hidden_mask (void)
+{
+  StudioWindow *win;
+  g_autofree char *image = write_png ("paint.png", 64, 64, 29);
+  GActionGroup *g;
+  int x, y;
+
+  if (!xtest_init ())
+    {
+      g_test_skip ("no X11 display with the XTEST extension (run under xvfb-run)");
+      return;
+    }
+  win = new_window ();
+  g = G_ACTION_GROUP (win);
+  g_action_group_activate_action (g, "open", g_variant_new_string (image));
+  wait_mapped (win);
+  run_job (win, "generate", 1);
+  g_assert_true (studio_mask_is_empty (win->mask));
+
+  /* a drag over the canvas with the candidate on show: the hidden mask stays */
+  widget_centre_on_screen (GTK_WIDGET (win->canvas), &x, &y);
+  xt.motion (xt.dpy, -1, x, y, CurrentTime);
+  xt.button (xt.dpy, 1, True, CurrentTime);
+  xt.motion (xt.dpy, -1, x + 20, y + 10, CurrentTime);
+  xt.button (xt.dpy, 1, False, CurrentTime);
+  XFlush (xt.dpy);
+  spin (200);
+  g_assert_true (studio_mask_is_empty (win->mask));
+  g_assert_false (g_action_group_get_action_enabled (g, "undo"));
+
+  /* after Discard the same drag paints, one undo step */
+  g_action_group_activate_action (g, "discard-result", NULL);
+  xt.motion (xt.dpy, -1, x, y, CurrentTime);
+  xt.button (xt.dpy, 1, True, CurrentTime);
+  xt.motion (xt.dpy, -1, x + 20, y + 10, CurrentTime);
+  xt.button (xt.dpy, 1, False, CurrentTime);
+  XFlush (xt.dpy);
+  spin (200);
+  g_assert_false (studio_mask_is_empty (win->mask));
+  g_assert_true (g_action_group_get_action_enabled (g, "undo"));
+
+  destroy_window (win);
+}
+
 /* ---- hold to compare -------------------------------------------------------- */
 
 static void
@@ -752,6 +907,8 @@ main (int argc, char *argv[])
   g_test_add_func ("/workflow/drop", test_drop);
   g_test_add_func ("/workflow/close", test_close);
   g_test_add_func ("/workflow/compare", test_compare);
+  g_test_add_func ("/workflow/replace", test_replace);
+  g_test_add_func ("/workflow/paint-hidden-mask", test_paint_hidden_mask);
   status = g_test_run ();
 
   g_clear_object (&app);
