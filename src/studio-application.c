@@ -139,10 +139,23 @@ preferences_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
     gtk_window_present (GTK_WINDOW (studio_preferences_new (parent, self->settings)));
 }
 
+/* The keyboard shortcuts window (ui/gtk/help-overlay.ui, which GTK attaches
+ * to every window as win.show-help-overlay) of the active window, under the
+ * name ux.md gives it. */
+static void
+shortcuts_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  GtkWindow *window = gtk_application_get_active_window (GTK_APPLICATION (user_data));
+
+  if (window)
+    gtk_widget_activate_action (GTK_WIDGET (window), "win.show-help-overlay", NULL);
+}
+
 static const GActionEntry app_entries[] = {
   { "quit", quit_activated },
   { "about", about_activated },
   { "preferences", preferences_activated },
+  { "shortcuts", shortcuts_activated },
 };
 
 GSettings *
@@ -160,14 +173,14 @@ studio_application_startup (GApplication *app)
   } accels[] = {
     { "app.quit", { "<Control>q", NULL } },
     { "app.preferences", { "<Control>comma", NULL } },
-    { "win.show-help-overlay", { "<Control>question", NULL } },
+    { "app.shortcuts", { "<Control>question", NULL } },
     { "win.open('')", { "<Control>o", NULL } },
     { "win.save-as('')", { "<Control><Shift>s", NULL } },
     /* Ctrl+C/V/Z, B, E, [, ], Return and Delete are the window's own
      * shortcuts (studio-window.c), not application accelerators: those run
      * before the focused widget, so they would take the keys from someone
      * typing in the caption box or a number field */
-    { "win.inpaint", { "<Control>Return", NULL } },
+    { "win.primary", { "<Control>Return", NULL } },
     { "win.cancel", { "Escape", NULL } },
     { "win.next-candidate", { "<Alt>Right", NULL } },
     { "win.previous-candidate", { "<Alt>Left", NULL } },

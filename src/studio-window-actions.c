@@ -61,6 +61,12 @@ studio_window_sync_sensitivity (StudioWindow *self)
   for (gsize i = 0; i < G_N_ELEMENTS (image_jobs); i++)
     enable (self, image_jobs[i], !busy && model && image);
   enable (self, "generate", !busy && model);
+  enable (self, "primary", !busy && model);
+  adw_split_button_set_label (self->primary_button, image ? _ ("_Inpaint") : _ ("_Generate"));
+  gtk_widget_set_tooltip_text (
+    GTK_WIDGET (self->primary_button),
+    image ? _ ("Regenerate the painted region from the caption (Ctrl+Return)")
+          : _ ("Generate an image from the caption (Ctrl+Return)"));
   enable (self, "joint", !busy && model);
   enable (self, "cancel", busy);
   for (gsize i = 0; i < G_N_ELEMENTS (mask_ops); i++)
@@ -376,6 +382,17 @@ job_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
   studio_window_start_job (SELF, kind, param ? g_variant_get_string (param, NULL) : NULL);
 }
 
+/* The header bar's main button and Ctrl+Return: Inpaint the open image, or
+ * Generate one from the caption when none is open (the empty state's
+ * promise). */
+static void
+primary_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  StudioWindow *self = SELF;
+
+  studio_window_start_job (self, self->image ? STUDIO_JOB_INPAINT : STUDIO_JOB_GENERATE, NULL);
+}
+
 static void
 set_caption_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
@@ -458,6 +475,7 @@ static const GActionEntry entries[] = {
   { "edit", job_activated },
   { "infill", job_activated, "s" },
   { "joint", job_activated },
+  { "primary", primary_activated },
   { "cancel", cancel_activated },
   { "accept-result", result_activated },
   { "discard-result", result_activated },

@@ -26,6 +26,7 @@ struct _StudioWindow {
   /* template children */
   AdwToastOverlay *toast_overlay;
   AdwWindowTitle *window_title;
+  AdwSplitButton *primary_button;
   GtkStack *view_stack;
   StudioCanvas *canvas;
   GtkTextView *caption_view;

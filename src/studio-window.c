@@ -1035,6 +1035,7 @@ studio_window_class_init (StudioWindowClass *klass)
   gtk_widget_class_set_template_from_resource (widget_class, "/org/magvlt/Studio/studio-window.ui");
   gtk_widget_class_bind_template_child (widget_class, StudioWindow, toast_overlay);
   gtk_widget_class_bind_template_child (widget_class, StudioWindow, window_title);
+  gtk_widget_class_bind_template_child (widget_class, StudioWindow, primary_button);
   gtk_widget_class_bind_template_child (widget_class, StudioWindow, view_stack);
   gtk_widget_class_bind_template_child (widget_class, StudioWindow, canvas);
   gtk_widget_class_bind_template_child (widget_class, StudioWindow, caption_view);

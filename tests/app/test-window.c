@@ -4,6 +4,7 @@
  *
  * Usage: test-window MODEL.gguf IMAGE.png */
 #include <adwaita.h>
+#include <string.h>
 
 #include "studio-application.h"
 #include "studio-preferences.h"
@@ -63,16 +64,34 @@ test_actions (void)
   g_assert_false (enabled (g, "accept-result"));
   g_assert_true (enabled (g, "open"));
 
-  /* a model: generation works without an image */
+  g_assert_false (enabled (g, "primary"));
+
+  /* a model: generation works without an image, and is the primary action
+   * (the header bar's main button and Ctrl+Return) */
   studio_window_load_model (win, model_path);
   spin_until (g, "model-loaded", TRUE);
   g_assert_true (enabled (g, "generate"));
   g_assert_false (enabled (g, "caption"));
+  g_assert_true (enabled (g, "primary"));
+  g_assert_cmpstr (adw_split_button_get_label (win->primary_button), ==, "_Generate");
+  g_action_group_change_action_state (g, "steps", g_variant_new_int32 (2));
+  g_action_group_activate_action (g, "primary", NULL);
+  spin_until (g, "busy", FALSE);
+  g_assert_nonnull (win->pending);
+  g_assert_cmpint (win->pending->kind, ==, STUDIO_JOB_GENERATE);
+  g_action_group_activate_action (g, "discard-result", NULL);
 
-  /* an image: every job */
+  /* an image: every job; Inpaint is the primary action */
   g_action_group_activate_action (g, "open", g_variant_new_string (image_path));
   for (gsize i = 0; i < G_N_ELEMENTS (needs_image); i++)
     g_assert_true (enabled (g, needs_image[i]));
+  g_assert_cmpstr (adw_split_button_get_label (win->primary_button), ==, "_Inpaint");
+  g_action_group_activate_action (g, "primary", NULL); /* nothing painted yet */
+  g_assert_false (state_bool (g, "busy"));
+  {
+    g_autoptr (GVariant) error = g_action_group_get_action_state (g, "last-error");
+    g_assert_nonnull (strstr (g_variant_get_string (error, NULL), "mask is empty"));
+  }
   g_assert_true (enabled (g, "save-as"));
   g_assert_true (enabled (g, "clear-mask"));
 
@@ -134,6 +153,33 @@ test_actions (void)
       gtk_window_present (GTK_WINDOW (prefs));
       gtk_window_destroy (GTK_WINDOW (prefs));
     }
+
+  /* the accelerators ux.md names, and app.shortcuts showing the shortcuts
+   * window */
+  {
+    g_auto (GStrv) primary =
+      gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.primary");
+    g_auto (GStrv) shortcuts =
+      gtk_application_get_accels_for_action (GTK_APPLICATION (app), "app.shortcuts");
+    GListModel *toplevels = gtk_window_get_toplevels ();
+    gboolean shown = FALSE;
+
+    g_assert_true (primary[0] && g_str_equal (primary[0], "<Control>Return"));
+    g_assert_true (shortcuts[0] && g_str_equal (shortcuts[0], "<Control>question"));
+    g_action_group_activate_action (G_ACTION_GROUP (app), "shortcuts", NULL);
+    while (g_main_context_iteration (NULL, FALSE))
+      ;
+    for (guint i = 0; i < g_list_model_get_n_items (toplevels); i++)
+      {
+        g_autoptr (GObject) w = g_list_model_get_item (toplevels, i);
+        if (GTK_IS_SHORTCUTS_WINDOW (w) && gtk_widget_get_visible (GTK_WIDGET (w)))
+          {
+            shown = TRUE;
+            gtk_window_close (GTK_WINDOW (w));
+          }
+      }
+    g_assert_true (shown);
+  }
 
   /* read-only observers refuse changes from outside */
   g_action_group_change_action_state (g, "busy", g_variant_new_boolean (TRUE));
