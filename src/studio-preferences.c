@@ -73,7 +73,10 @@ update_model_row (StudioPreferences *self)
 static void
 on_model_chosen (GtkNativeDialog *dialog, int response, StudioPreferences *self)
 {
-  if (response == GTK_RESPONSE_ACCEPT)
+  /* the preferences window may have been closed meanwhile (it is not the
+   * chooser's modal parent on every platform): the reference below keeps it
+   * alive, and its settings are gone once it is disposed */
+  if (response == GTK_RESPONSE_ACCEPT && self->settings)
     {
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
       g_autofree char *path = g_file_get_path (file);
@@ -89,6 +92,8 @@ choose_model (GtkButton *button, StudioPreferences *self)
   GtkFileChooserNative *dialog = gtk_file_chooser_native_new (
     _ ("Choose a Model File"), GTK_WINDOW (self), GTK_FILE_CHOOSER_ACTION_OPEN, NULL, NULL);
 
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
+  g_object_set_data_full (G_OBJECT (dialog), "preferences", g_object_ref (self), g_object_unref);
   g_signal_connect (dialog, "response", G_CALLBACK (on_model_chosen), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (dialog));
 }

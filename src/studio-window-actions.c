@@ -142,7 +142,7 @@ static const struct {
 } file_actions[] = {
   { "open", open_path, N_ ("Open Image"), GTK_FILE_CHOOSER_ACTION_OPEN },
   { "save-as", save_path, N_ ("Save Image As"), GTK_FILE_CHOOSER_ACTION_SAVE },
-  { "use-model", studio_window_load_model, N_ ("Use a Model File"), GTK_FILE_CHOOSER_ACTION_OPEN },
+  { "use-model", studio_window_use_model, N_ ("Use a Model File"), GTK_FILE_CHOOSER_ACTION_OPEN },
   { "import-model", studio_window_import_model, N_ ("Import Official MAGVLT Checkpoint"),
     GTK_FILE_CHOOSER_ACTION_OPEN },
   { "load-mask", load_mask_path, N_ ("Load Mask"), GTK_FILE_CHOOSER_ACTION_OPEN },

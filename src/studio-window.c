@@ -756,10 +756,29 @@ on_model_error_response (AdwMessageDialog *dialog, const char *response, StudioW
     g_action_group_activate_action (G_ACTION_GROUP (self), "use-model", g_variant_new_string (""));
 }
 
+/* A model load in flight: the window, and the path to keep as the default
+ * model once it loads (NULL: loaded for this session only, as the default
+ * itself at start-up). */
+typedef struct {
+  StudioWindow *self;
+  char *remember_path;
+} ModelLoad;
+
+static void
+model_load_free (ModelLoad *load)
+{
+  g_object_unref (load->self);
+  g_free (load->remember_path);
+  g_free (load);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (ModelLoad, model_load_free)
+
 static void
 on_model_loaded (GObject *source, GAsyncResult *res, gpointer user_data)
 {
-  g_autoptr (StudioWindow) self = user_data;
+  g_autoptr (ModelLoad) load = user_data;
+  StudioWindow *self = load->self;
   g_autoptr (GError) error = NULL;
   g_autofree char *name = studio_worker_load_model_finish (STUDIO_WORKER (source), res, &error);
 
@@ -773,7 +792,15 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer user_data)
         g_strdup_printf (_ ("The model could not be loaded: %s"), error->message);
       GtkWidget *dialog;
 
-      gtk_label_set_text (self->model_label, _ ("No model loaded"));
+      /* the worker keeps the model it had: the label goes on naming it */
+      if (studio_worker_has_model (self->worker))
+        {
+          g_autoptr (GVariant) name_before =
+            g_action_group_get_action_state (G_ACTION_GROUP (self), "model-name");
+          gtk_label_set_text (self->model_label, g_variant_get_string (name_before, NULL));
+        }
+      else
+        gtk_label_set_text (self->model_label, _ ("No model loaded"));
       studio_window_set_observer (self, "last-error", g_variant_new_string (msg));
       g_message ("%s", msg);
       /* a broken model is not a passing problem: say so in a dialog that
@@ -789,15 +816,21 @@ on_model_loaded (GObject *source, GAsyncResult *res, gpointer user_data)
       studio_window_sync_sensitivity (self);
       return;
     }
+  /* a file the user chose stays the model of later sessions, as an imported
+   * one does (Preferences can reset it) */
+  if (self->settings && load->remember_path)
+    g_settings_set_string (self->settings, "default-model-path", load->remember_path);
   gtk_label_set_text (self->model_label, name);
   studio_window_set_observer (self, "model-name", g_variant_new_string (name));
   studio_window_set_observer (self, "model-loaded", g_variant_new_boolean (TRUE));
   studio_window_sync_sensitivity (self);
 }
 
-void
-studio_window_load_model (StudioWindow *self, const char *path)
+static void
+load_model (StudioWindow *self, const char *path, gboolean remember)
 {
+  ModelLoad *load;
+
   if (!path || !*path)
     {
       gtk_label_set_text (self->model_label, _ ("No model — use Main Menu › Use Model File…"));
@@ -806,7 +839,22 @@ studio_window_load_model (StudioWindow *self, const char *path)
   gtk_label_set_text (self->model_label, _ ("Loading the model…"));
   if (self->settings)
     studio_worker_set_threads (self->worker, g_settings_get_int (self->settings, "threads"));
-  studio_worker_load_model_async (self->worker, path, NULL, on_model_loaded, g_object_ref (self));
+  load = g_new0 (ModelLoad, 1);
+  load->self = g_object_ref (self);
+  load->remember_path = remember ? g_strdup (path) : NULL;
+  studio_worker_load_model_async (self->worker, path, NULL, on_model_loaded, load);
+}
+
+void
+studio_window_load_model (StudioWindow *self, const char *path)
+{
+  load_model (self, path, FALSE);
+}
+
+void
+studio_window_use_model (StudioWindow *self, const char *path)
+{
+  load_model (self, path, TRUE);
 }
 
 /* ---- importing an official checkpoint ------------------------------------ */
@@ -814,13 +862,16 @@ studio_window_load_model (StudioWindow *self, const char *path)
 static void
 on_import_progress (int stage, double fraction, gpointer user_data)
 {
-  StudioWindow *self = user_data;
+  StudioWindow *self = user_data; /* alive: the import's callback holds a reference */
   const char *what = stage == 0 ? _ ("reading") : stage == 1 ? _ ("converting") : _ ("colours");
   g_autofree char *text =
     g_strdup_printf (_ ("Importing the model — %s %.0f %%"), what, fraction * 100.0);
   /* reading, writing and the palette take roughly a third each */
   double total = CLAMP ((stage + fraction) / 3.0, 0.0, 1.0);
 
+  /* closed while the import runs: its widgets are gone */
+  if (!self->worker)
+    return;
   gtk_label_set_text (self->progress_label, text);
   gtk_progress_bar_set_fraction (self->progress_bar, total);
   studio_window_set_observer (self, "progress", g_variant_new_double (total));
@@ -857,9 +908,7 @@ on_import_done (GObject *source, GAsyncResult *res, gpointer user_data)
                                : _ ("Model imported without CLIP’s BPE merges: image "
                                     "jobs work, text jobs need "
                                     "bpe_simple_vocab_16e6.txt.gz next to the checkpoint"));
-  if (self->settings)
-    g_settings_set_string (self->settings, "default-model-path", path);
-  studio_window_load_model (self, path);
+  studio_window_use_model (self, path);
 }
 
 void

@@ -15,6 +15,10 @@ G_DECLARE_FINAL_TYPE (StudioWindow, studio_window, STUDIO, WINDOW, AdwApplicatio
 
 StudioWindow *studio_window_new (StudioApplication *application);
 gboolean studio_window_open_file (StudioWindow *self, GFile *file);
+/* Loads a model for this session (the default one at start-up). */
 void studio_window_load_model (StudioWindow *self, const char *path);
+/* Loads a model the user chose; once it loads it is also the default of
+ * later sessions (GSettings default-model-path). */
+void studio_window_use_model (StudioWindow *self, const char *path);
 
 G_END_DECLS

@@ -24,6 +24,8 @@
  *                          job runs
  *   /workflow/paint-hidden-mask  a drag while a candidate is on show leaves
  *                          the (hidden) mask alone; after Discard it paints
+ *   /workflow/use-model    a broken model file: the model in use stays, and
+ *                          stays named; a good one becomes the default
  *
  * Real key and pointer events come from the XTEST extension (libXtst,
  * loaded at run time), so the events go through GTK's whole dispatch.
@@ -830,6 +832,65 @@ test_paint_hidden_mask (void)
   destroy_window (win);
 }
 
+/* ---- choosing a model file ---------------------------------------------------------- */
+
+static void
+test_use_model (void)
+{
+  GSettings *settings = studio_application_get_settings (app);
+  StudioWindow *win;
+  GActionGroup *g;
+  g_autofree char *broken = g_build_filename (tmpdir, "broken.gguf", NULL);
+  g_autoptr (GVariant) name = NULL;
+  AdwMessageDialog *dialog = NULL;
+  gint64 end;
+
+  if (!settings)
+    {
+      g_test_skip ("the org.magvlt.Studio schema is not installed (GSETTINGS_SCHEMA_DIR)");
+      return;
+    }
+  g_settings_reset (settings, "default-model-path");
+  win = new_window ();
+  g = G_ACTION_GROUP (win);
+  name = g_action_group_get_action_state (g, "model-name");
+  g_assert_cmpstr (gtk_label_get_text (win->model_label), ==, g_variant_get_string (name, NULL));
+
+  /* a file that is no model: the dialog says so, the model in use stays in
+   * use and named, and nothing is remembered */
+  g_assert_true (g_file_set_contents (broken, "not a model", -1, NULL));
+  g_action_group_activate_action (g, "use-model", g_variant_new_string (broken));
+  end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (!(dialog = find_dialog (win)) && g_get_monotonic_time () < end)
+    g_main_context_iteration (NULL, TRUE);
+  g_assert_nonnull (dialog);
+  answer (dialog, "close");
+  g_assert_true (state_bool (g, "model-loaded"));
+  g_assert_cmpstr (gtk_label_get_text (win->model_label), ==, g_variant_get_string (name, NULL));
+  g_assert_true (g_action_group_get_action_enabled (g, "generate"));
+  {
+    g_autofree char *key = g_settings_get_string (settings, "default-model-path");
+    g_assert_cmpstr (key, ==, "");
+  }
+
+  /* a model file that loads: it is the default of later sessions */
+  g_action_group_activate_action (g, "use-model", g_variant_new_string (model_path));
+  end = g_get_monotonic_time () + 30 * G_USEC_PER_SEC;
+  while (g_get_monotonic_time () < end)
+    {
+      g_autofree char *key = g_settings_get_string (settings, "default-model-path");
+      if (g_str_equal (key, model_path))
+        break;
+      g_main_context_iteration (NULL, TRUE);
+    }
+  {
+    g_autofree char *key = g_settings_get_string (settings, "default-model-path");
+    g_assert_cmpstr (key, ==, model_path);
+  }
+  g_settings_reset (settings, "default-model-path");
+  destroy_window (win);
+}
+
 /* ---- hold to compare -------------------------------------------------------- */
 
 static void
@@ -909,6 +970,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/workflow/compare", test_compare);
   g_test_add_func ("/workflow/replace", test_replace);
   g_test_add_func ("/workflow/paint-hidden-mask", test_paint_hidden_mask);
+  g_test_add_func ("/workflow/use-model", test_use_model);
   status = g_test_run ();
 
   g_clear_object (&app);
