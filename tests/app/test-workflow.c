@@ -915,7 +915,7 @@ test_compare (void)
   g_assert_true (texture_equals (studio_canvas_get_image (win->canvas), candidate));
   g_assert_false (texture_equals (studio_canvas_get_image (win->canvas), win->image));
 
-  button = find_widget (GTK_WIDGET (win), is_button_labelled, "Hold to _Compare");
+  button = find_widget (GTK_WIDGET (win), is_button_labelled, "Hold to Co_mpare");
   g_assert_nonnull (button);
   g_assert_true (gtk_widget_get_mapped (button));
   widget_centre_on_screen (button, &x, &y);
