@@ -94,6 +94,21 @@ studio_job_kind_name (StudioJobKind kind)
   return "";
 }
 
+const char *
+studio_job_kind_id (StudioJobKind kind)
+{
+  switch (kind)
+    {
+    case STUDIO_JOB_CAPTION: return "caption";
+    case STUDIO_JOB_GENERATE: return "generate";
+    case STUDIO_JOB_INPAINT: return "inpaint";
+    case STUDIO_JOB_EDIT: return "edit";
+    case STUDIO_JOB_INFILL: return "infill";
+    case STUDIO_JOB_JOINT: return "joint";
+    }
+  return "";
+}
+
 static void
 free_pixels (guchar *pixels, gpointer data)
 {

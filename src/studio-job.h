@@ -70,7 +70,11 @@ StudioJob *studio_job_new (StudioJobKind kind);
 void studio_job_free (StudioJob *job);
 void studio_job_result_free (StudioJobResult *result);
 void studio_progress_free (StudioProgress *progress);
+/* The kind as shown to the user (translated). */
 const char *studio_job_kind_name (StudioJobKind kind);
+/* The kind as the `magvlt` command names it ("inpaint", …), never
+ * translated: what saved files record. */
+const char *studio_job_kind_id (StudioJobKind kind);
 /* job->params ← the model's sampling values with the job's seed,
  * candidates, image steps and temperature scale over them. */
 void studio_job_use_model (StudioJob *job, const magvlt_model *model);

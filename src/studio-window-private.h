@@ -14,10 +14,12 @@
 
 G_BEGIN_DECLS
 
-/* One undo step: the image and mask as they were. */
+/* One undo step: the image and mask as they were, and what made the image
+ * (the text chunks a save writes; NULL for none). */
 typedef struct {
   GdkPixbuf *image;
   StudioMask *mask;
+  GPtrArray *provenance;
 } StudioSnapshot;
 
 struct _StudioWindow {

@@ -27,6 +27,7 @@ snapshot_free (gpointer data)
 
   g_clear_object (&s->image);
   g_clear_object (&s->mask);
+  g_clear_pointer (&s->provenance, g_ptr_array_unref);
   g_free (s);
 }
 
@@ -298,6 +299,7 @@ take_snapshot (StudioWindow *self)
 
   s->image = self->image ? g_object_ref (self->image) : NULL;
   s->mask = self->mask ? studio_mask_copy (self->mask) : NULL;
+  s->provenance = self->provenance ? g_ptr_array_ref (self->provenance) : NULL;
   return s;
 }
 
@@ -309,6 +311,9 @@ restore_snapshot (StudioWindow *self, StudioSnapshot *s)
   if (s->mask && self->mask && studio_mask_get_width (s->mask) == studio_mask_get_width (self->mask)
       && studio_mask_get_height (s->mask) == studio_mask_get_height (self->mask))
     studio_mask_assign (self->mask, s->mask);
+  /* undoing an accepted result also takes back what its save would record */
+  g_clear_pointer (&self->provenance, g_ptr_array_unref);
+  self->provenance = s->provenance ? g_ptr_array_ref (s->provenance) : NULL;
 }
 
 /* Records the current image and mask before a change (a stroke, clear,
@@ -544,7 +549,7 @@ studio_window_accept (StudioWindow *self)
       GPtrArray *p = g_ptr_array_new_with_free_func (g_free);
 
       g_ptr_array_add (p, g_strdup ("MAGVLT job"));
-      g_ptr_array_add (p, g_strdup (studio_job_kind_name (self->pending->kind)));
+      g_ptr_array_add (p, g_strdup (studio_job_kind_id (self->pending->kind)));
       g_ptr_array_add (p, g_strdup ("MAGVLT prompt"));
       g_ptr_array_add (p, g_strdup (self->pending->prompt ? self->pending->prompt : ""));
       g_ptr_array_add (p, g_strdup ("MAGVLT seed"));
@@ -564,10 +569,10 @@ studio_window_accept (StudioWindow *self)
           g_ptr_array_add (p, g_strdup ("MAGVLT model"));
           g_ptr_array_add (p, g_strdup (self->pending->model));
         }
+      /* the undo step keeps the provenance of the image it restores */
+      studio_window_push_undo (self);
       g_clear_pointer (&self->provenance, g_ptr_array_unref);
       self->provenance = p;
-
-      studio_window_push_undo (self);
       set_pending (self, NULL);
       studio_window_set_image (self, image, NULL);
       studio_window_set_dirty (self, TRUE);

@@ -209,6 +209,8 @@ def main() -> None:
           f"{saved.get_option('tEXt::MAGVLT seed')!r})",
           saved.get_option("tEXt::MAGVLT prompt") == "a red apple on a blue background"
           and saved.get_option("tEXt::MAGVLT seed") == "3")
+    check(f"saved PNG names the job as the CLI does ({saved.get_option('tEXt::MAGVLT job')!r})",
+          saved.get_option("tEXt::MAGVLT job") == "inpaint")
     # enough to make it again: the model and the temperature scale too (default 1, C-locale number)
     check(f"saved PNG names the model ({saved.get_option('tEXt::MAGVLT model')!r}) and the "
           f"temperature scale ({saved.get_option('tEXt::MAGVLT temperature scale')!r})",

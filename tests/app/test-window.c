@@ -136,13 +136,21 @@ test_actions (void)
     g_assert_true (state_bool (g, "dirty"));
     g_assert_true (win->image == second);
     g_object_unref (second);
+    /* what a save would record: the job as the CLI names it, in any locale */
+    g_assert_nonnull (win->provenance);
+    g_assert_cmpstr (win->provenance->pdata[0], ==, "MAGVLT job");
+    g_assert_cmpstr (win->provenance->pdata[1], ==, "generate");
     g_assert_true (enabled (g, "undo"));
     g_action_group_activate_action (g, "undo", NULL);
+    g_assert_null (win->provenance); /* the opened file's: none */
     g_assert_cmpint (gdk_pixbuf_get_width (win->image), ==, gdk_pixbuf_get_width (before));
     g_assert_cmpint (gdk_pixbuf_get_height (win->image), ==, gdk_pixbuf_get_height (before));
     g_assert_cmpmem (gdk_pixbuf_read_pixels (win->image), gdk_pixbuf_get_byte_length (win->image),
                      gdk_pixbuf_read_pixels (before), gdk_pixbuf_get_byte_length (before));
     g_assert_true (enabled (g, "redo"));
+    g_action_group_activate_action (g, "redo", NULL);
+    g_assert_nonnull (win->provenance);
+    g_assert_cmpstr (win->provenance->pdata[1], ==, "generate");
   }
 
   /* the preferences window (when the schema is installed) instantiates */
