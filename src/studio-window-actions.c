@@ -13,6 +13,7 @@
 #include "studio-window-private.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "studio-file.h"
 
@@ -95,12 +96,50 @@ open_path (StudioWindow *self, const char *path)
   studio_window_open_path (self, path);
 }
 
+/* Images and masks are saved as PNG (only PNG carries the text chunks that
+ * say how an image was made): a name without an extension gets ".png",
+ * unless that names an existing file the dialog never asked about; any
+ * other extension is refused rather than written as PNG under a
+ * misleading name. NULL with a message for the user. */
+static char *
+png_path_for (StudioWindow *self, const char *path)
+{
+  g_autofree char *base = g_path_get_basename (path);
+  const char *dot = strrchr (base, '.');
+  g_autofree char *with_ext = NULL;
+
+  if (dot && dot != base && g_ascii_strcasecmp (dot, ".png") == 0)
+    return g_strdup (path);
+  if (dot && dot != base)
+    {
+      g_autofree char *msg = g_strdup_printf (
+        _ ("“%s” is not a PNG file name: images and masks are saved as PNG. Choose a name "
+           "ending in .png"),
+        base);
+      studio_window_error (self, msg);
+      return NULL;
+    }
+  with_ext = g_strconcat (path, ".png", NULL);
+  if (g_file_test (with_ext, G_FILE_TEST_EXISTS))
+    {
+      g_autofree char *name = g_path_get_basename (with_ext);
+      g_autofree char *msg =
+        g_strdup_printf (_ ("“%s” already exists: choose it by its full name to replace it"), name);
+      studio_window_error (self, msg);
+      return NULL;
+    }
+  return g_steal_pointer (&with_ext);
+}
+
 static void
 save_path (StudioWindow *self, const char *path)
 {
   /* the opened file is only replaced through an explicit path, or a choice
    * in the dialog, which asks before overwriting */
-  studio_window_save_path (self, path);
+  g_autofree char *png = png_path_for (self, path);
+
+  if (png)
+    studio_window_save_path (self, png);
 }
 
 static void
@@ -129,8 +168,9 @@ static void
 save_mask_path (StudioWindow *self, const char *path)
 {
   g_autoptr (GError) error = NULL;
+  g_autofree char *png = png_path_for (self, path);
 
-  if (self->mask && !studio_mask_save_png (self->mask, path, &error))
+  if (png && self->mask && !studio_mask_save_png (self->mask, png, &error))
     studio_window_error (self, error->message);
 }
 
@@ -164,6 +204,37 @@ on_file_dialog_response (GtkNativeDialog *dialog, int response, gpointer user_da
   g_object_unref (dialog);
 }
 
+/* A save dialog starts in the image's folder with its name as a PNG
+ * ("photo.jpg" → "photo.png", the mask "photo-mask.png"; "Untitled.png"
+ * for an image saved nowhere yet), and shows PNG files. */
+static void
+suggest_png_name (StudioWindow *self, GtkFileChooser *chooser, gboolean mask)
+{
+  g_autoptr (GtkFileFilter) filter = gtk_file_filter_new ();
+  g_autofree char *stem = NULL;
+  g_autofree char *name = NULL;
+
+  gtk_file_filter_set_name (filter, _ ("PNG images"));
+  gtk_file_filter_add_mime_type (filter, "image/png");
+  gtk_file_chooser_add_filter (chooser, filter);
+  if (self->image_path)
+    {
+      g_autofree char *base = g_path_get_basename (self->image_path);
+      g_autofree char *dir = g_path_get_dirname (self->image_path);
+      g_autoptr (GFile) folder = g_file_new_for_path (dir);
+      char *dot = strrchr (base, '.');
+
+      if (dot && dot != base)
+        *dot = '\0';
+      stem = g_strdup (base);
+      gtk_file_chooser_set_current_folder (chooser, folder, NULL);
+    }
+  else
+    stem = g_strdup (_ ("Untitled"));
+  name = g_strconcat (stem, mask ? "-mask" : "", ".png", NULL);
+  gtk_file_chooser_set_current_name (chooser, name);
+}
+
 static void
 file_action_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
@@ -183,6 +254,8 @@ file_action_activated (GSimpleAction *action, GVariant *param, gpointer user_dat
         }
       dialog = gtk_file_chooser_native_new (_ (file_actions[i].title), GTK_WINDOW (SELF),
                                             file_actions[i].mode, NULL, NULL);
+      if (file_actions[i].mode == GTK_FILE_CHOOSER_ACTION_SAVE)
+        suggest_png_name (SELF, GTK_FILE_CHOOSER (dialog), g_str_equal (name, "save-mask"));
       g_object_set_data (G_OBJECT (dialog), "file-action", GUINT_TO_POINTER (i));
       gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (dialog), TRUE);
       g_signal_connect (dialog, "response", G_CALLBACK (on_file_dialog_response), SELF);

@@ -26,6 +26,9 @@
  *                          the (hidden) mask alone; after Discard it paints
  *   /workflow/use-model    a broken model file: the model in use stays, and
  *                          stays named; a good one becomes the default
+ *   /workflow/save-names   images and masks are saved as PNG: another
+ *                          extension is refused, none gets .png (never over
+ *                          an existing file)
  *
  * Real key and pointer events come from the XTEST extension (libXtst,
  * loaded at run time), so the events go through GTK's whole dispatch.
@@ -36,6 +39,7 @@
 #include <dlfcn.h>
 #include <gdk/x11/gdkx.h>
 #include <glib/gstdio.h>
+#include <string.h>
 
 #include "studio-application.h"
 #include "studio-preferences.h"
@@ -891,6 +895,60 @@ test_use_model (void)
   destroy_window (win);
 }
 
+/* ---- save names ------------------------------------------------------------------ */
+
+static const char *
+last_error (StudioWindow *win)
+{
+  static char buf[512];
+  g_autoptr (GVariant) v = g_action_group_get_action_state (G_ACTION_GROUP (win), "last-error");
+
+  g_strlcpy (buf, g_variant_get_string (v, NULL), sizeof buf);
+  return buf;
+}
+
+static void
+test_save_names (void)
+{
+  StudioWindow *win = new_window ();
+  GActionGroup *g = G_ACTION_GROUP (win);
+  g_autofree char *image = write_png ("names.png", 20, 16, 31);
+  g_autofree char *jpg = g_build_filename (tmpdir, "photo.jpg", NULL);
+  g_autofree char *bare = g_build_filename (tmpdir, "bare", NULL);
+  g_autofree char *bare_png = g_build_filename (tmpdir, "bare.png", NULL);
+  g_autofree char *mask_bare = g_build_filename (tmpdir, "bare-mask", NULL);
+  g_autofree char *mask_png = g_build_filename (tmpdir, "bare-mask.png", NULL);
+  g_autofree char *upper = g_build_filename (tmpdir, "UPPER.PNG", NULL);
+
+  g_action_group_activate_action (g, "open", g_variant_new_string (image));
+
+  /* another format's name: refused, nothing written */
+  g_action_group_activate_action (g, "save-as", g_variant_new_string (jpg));
+  g_assert_false (g_file_test (jpg, G_FILE_TEST_EXISTS));
+  g_assert_nonnull (strstr (last_error (win), "not a PNG file name"));
+  g_assert_cmpstr (win->image_path, ==, image);
+
+  /* no extension: .png added */
+  g_action_group_activate_action (g, "save-as", g_variant_new_string (bare));
+  g_assert_true (g_file_test (bare_png, G_FILE_TEST_EXISTS));
+  g_assert_false (g_file_test (bare, G_FILE_TEST_EXISTS));
+  g_assert_cmpstr (win->image_path, ==, bare_png);
+
+  /* ... but not over a file nobody asked to replace */
+  g_action_group_activate_action (g, "save-as", g_variant_new_string (bare));
+  g_assert_nonnull (strstr (last_error (win), "already exists"));
+
+  /* any case of .png is a PNG name; masks follow the same rule */
+  g_action_group_activate_action (g, "save-as", g_variant_new_string (upper));
+  g_assert_true (g_file_test (upper, G_FILE_TEST_EXISTS));
+  g_action_group_activate_action (g, "save-mask", g_variant_new_string (mask_bare));
+  g_assert_true (g_file_test (mask_png, G_FILE_TEST_EXISTS));
+  g_action_group_activate_action (g, "save-mask", g_variant_new_string (jpg));
+  g_assert_false (g_file_test (jpg, G_FILE_TEST_EXISTS));
+
+  destroy_window (win);
+}
+
 /* ---- hold to compare -------------------------------------------------------- */
 
 static void
@@ -971,6 +1029,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/workflow/replace", test_replace);
   g_test_add_func ("/workflow/paint-hidden-mask", test_paint_hidden_mask);
   g_test_add_func ("/workflow/use-model", test_use_model);
+  g_test_add_func ("/workflow/save-names", test_save_names);
   status = g_test_run ();
 
   g_clear_object (&app);
