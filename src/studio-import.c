@@ -52,17 +52,80 @@ import_data_free (ImportData *d)
   g_free (d);
 }
 
-/* The first file in dir whose name ends with one of the suffixes. */
+/* The checkpoint's stem: "magvlt-it2it-base.ckpt" → "magvlt-it2it-base". */
 static char *
-find_sibling (const char *dir, const char *const *suffixes)
+checkpoint_stem (const char *checkpoint)
 {
-  g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
-  const char *name;
+  g_autofree char *base = g_path_get_basename (checkpoint);
 
+  return g_strndup (base, strcspn (base, "."));
+}
+
+static char *
+existing (const char *dir, const char *name)
+{
+  char *path = g_build_filename (dir, name, NULL);
+
+  if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+    return path;
+  g_free (path);
+  return NULL;
+}
+
+char *
+studio_import_find_config (const char *checkpoint)
+{
+  g_autofree char *dir = g_path_get_dirname (checkpoint);
+  g_autofree char *stem = checkpoint_stem (checkpoint);
+  g_autofree char *sampling = g_strconcat (stem, "-sampling.yaml", NULL);
+  g_autofree char *plain = g_strconcat (stem, ".yaml", NULL);
+  g_autoptr (GDir) d = NULL;
+  g_autofree char *stem_match = NULL, *only = NULL;
+  int n_stem = 0, n_yaml = 0;
+  const char *name;
+  char *found;
+
+  if ((found = existing (dir, sampling)) || (found = existing (dir, plain)))
+    return found;
+  d = g_dir_open (dir, 0, NULL);
   while (d && (name = g_dir_read_name (d)))
-    for (int i = 0; suffixes[i]; i++)
-      if (g_str_has_suffix (name, suffixes[i]))
-        return g_build_filename (dir, name, NULL);
+    {
+      if (!g_str_has_suffix (name, ".yaml") && !g_str_has_suffix (name, ".yml"))
+        continue;
+      n_yaml++;
+      g_free (only);
+      only = g_strdup (name);
+      if (g_str_has_prefix (name, stem))
+        {
+          n_stem++;
+          g_free (stem_match);
+          stem_match = g_strdup (name);
+        }
+    }
+  /* one YAML named after the checkpoint, or the folder's only one; several
+   * that could belong to it: none, rather than perhaps the wrong one (the
+   * converter recognises the official geometries from the weights) */
+  if (n_stem == 1)
+    return g_build_filename (dir, stem_match, NULL);
+  if (n_stem == 0 && n_yaml == 1)
+    return g_build_filename (dir, only, NULL);
+  return NULL;
+}
+
+char *
+studio_import_find_merges (const char *checkpoint)
+{
+  g_autofree char *dir = g_path_get_dirname (checkpoint);
+  g_autofree char *stem = checkpoint_stem (checkpoint);
+  g_autofree char *own = g_strconcat (stem, "-merges.txt", NULL);
+  const char *names[] = { "bpe_simple_vocab_16e6.txt.gz", own, "merges.txt" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      char *found = existing (dir, names[i]);
+      if (found)
+        return found;
+    }
   return NULL;
 }
 
@@ -123,19 +186,14 @@ studio_import_async (const char *checkpoint, const char *out_dir, GCancellable *
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   ImportData *d = g_new0 (ImportData, 1);
-  g_autofree char *dir = g_path_get_dirname (checkpoint);
-  g_autofree char *base = g_path_get_basename (checkpoint);
-  g_autofree char *stem = NULL;
-  const char *yaml[] = { "-sampling.yaml", "config.yaml", ".yaml", NULL };
-  const char *bpe[] = { "bpe_simple_vocab_16e6.txt.gz", "merges.txt", NULL };
+  g_autofree char *stem = checkpoint_stem (checkpoint);
   ProgressTarget *target = g_new0 (ProgressTarget, 1);
 
-  stem = g_strndup (base, strcspn (base, "."));
   target->func = progress;
   target->data = progress_data;
   d->checkpoint = g_strdup (checkpoint);
-  d->config = find_sibling (dir, yaml);
-  d->bpe = find_sibling (dir, bpe);
+  d->config = studio_import_find_config (checkpoint);
+  d->bpe = studio_import_find_merges (checkpoint);
   d->out_path = g_strdup_printf ("%s/%s.gguf", out_dir, stem);
   d->cancellable = cancellable ? g_object_ref (cancellable) : g_cancellable_new ();
   d->progress = studio_coalescer_new (NULL, deliver, target, g_free);

@@ -16,4 +16,12 @@ void studio_import_async (const char *checkpoint, const char *out_dir, GCancella
                           GAsyncReadyCallback callback, gpointer user_data);
 char *studio_import_finish (GAsyncResult *result, gboolean *has_tokenizer, GError **error);
 
+/* The files beside a checkpoint that the import uses (NULL: none):
+ * the YAML "STEM-sampling.yaml", "STEM.yaml", the only "STEM*.yaml", or the
+ * folder's only YAML; never a guess among several. The merges
+ * "bpe_simple_vocab_16e6.txt.gz", "STEM-merges.txt" or "merges.txt". STEM is
+ * the checkpoint's name up to its first dot. */
+char *studio_import_find_config (const char *checkpoint);
+char *studio_import_find_merges (const char *checkpoint);
+
 G_END_DECLS
