@@ -182,6 +182,9 @@ studio_application_startup (GApplication *app)
      * typing in the caption box or a number field */
     { "win.primary", { "<Control>Return", NULL } },
     { "win.cancel", { "Escape", NULL } },
+    { "win.zoom-in", { "<Control>plus", "<Control>equal", NULL } },
+    { "win.zoom-out", { "<Control>minus", NULL } },
+    { "win.zoom-fit", { "<Control>0", NULL } },
     { "win.next-candidate", { "<Alt>Right", NULL } },
     { "win.previous-candidate", { "<Alt>Left", NULL } },
   };

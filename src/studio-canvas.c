@@ -1,7 +1,8 @@
 /* studio-canvas.c — the image, the mask overlay and the brush
  *
  * A snapshot-based widget: the image scaled to fit (or zoomed with
- * Ctrl+wheel around the pointer, panned with the middle button), the mask
+ * Ctrl+wheel around the pointer or the window's zoom keys; panned by
+ * scrolling, or dragging with the middle button), the mask
  * drawn over it as a tinted texture, and a round brush outline under the
  * pointer. Mouse, touch and pens all paint through one GtkGestureDrag; a
  * pen's pressure (read from each event) scales the brush and its eraser end
@@ -281,24 +282,47 @@ on_leave (GtkEventControllerMotion *motion, StudioCanvas *self)
   gtk_widget_queue_draw (GTK_WIDGET (self));
 }
 
+/* Zooms by `factor` keeping the widget point (wx, wy) over the same image
+ * point. */
+static void
+zoom_around (StudioCanvas *self, double factor, double wx, double wy)
+{
+  double ix, iy, ox, oy;
+
+  to_image (self, wx, wy, &ix, &iy);
+  self->zoom = CLAMP (get_scale (self) * factor, 0.02, 64.0);
+  self->pan_x = 0;
+  self->pan_y = 0;
+  get_origin (self, &ox, &oy);
+  self->pan_x = wx - (ox + ix * self->zoom);
+  self->pan_y = wy - (oy + iy * self->zoom);
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
 static gboolean
 on_scroll (GtkEventControllerScroll *scroll, double dx, double dy, StudioCanvas *self)
 {
   GdkModifierType mods =
     gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (scroll));
-  double ix, iy, old, ox, oy;
+  /* a wheel click is one unit; a touchpad sends many small surface-pixel
+   * deltas, each a small part of a step */
+  gboolean wheel = gtk_event_controller_scroll_get_unit (scroll) == GDK_SCROLL_UNIT_WHEEL;
 
-  if (!(mods & GDK_CONTROL_MASK) || !self->image)
+  if (!self->image)
     return FALSE;
-  /* zoom around the pointer: keep the image point under it in place */
-  to_image (self, self->pointer_x, self->pointer_y, &ix, &iy);
-  old = get_scale (self);
-  self->zoom = CLAMP (old * (dy < 0 ? 1.25 : 0.8), 0.02, 64.0);
-  self->pan_x = 0;
-  self->pan_y = 0;
-  get_origin (self, &ox, &oy);
-  self->pan_x = self->pointer_x - (ox + ix * self->zoom);
-  self->pan_y = self->pointer_y - (oy + iy * self->zoom);
+  if (mods & GDK_CONTROL_MASK)
+    {
+      /* 1.25× per wheel click, in proportion for a touchpad (so a swipe is
+       * no longer a jump to the zoom limits) */
+      double steps = CLAMP (wheel ? dy : dy / 20.0, -4.0, 4.0);
+      zoom_around (self, pow (1.25, -steps), self->pointer_x, self->pointer_y);
+      return TRUE;
+    }
+  if (self->zoom <= 0)
+    return FALSE; /* the whole image is in view: nothing to scroll to */
+  /* scrolling (two fingers on a touchpad, Shift+wheel sideways) pans */
+  self->pan_x -= wheel ? dx * 48 : dx;
+  self->pan_y -= wheel ? dy * 48 : dy;
   gtk_widget_queue_draw (GTK_WIDGET (self));
   return TRUE;
 }
@@ -345,7 +369,7 @@ studio_canvas_init (StudioCanvas *self)
   GtkGesture *drag = gtk_gesture_drag_new ();
   GtkEventController *motion = gtk_event_controller_motion_new ();
   GtkEventController *scroll =
-    gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_VERTICAL);
+    gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_BOTH_AXES);
 
   self->brush_size = 24;
   self->overlay_opacity = 0.5;
@@ -448,6 +472,23 @@ studio_canvas_set_show_mask (StudioCanvas *self, gboolean show)
 {
   self->show_mask = show;
   gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+/* Zooms in (factor > 1) or out around the view's centre. */
+void
+studio_canvas_zoom_by (StudioCanvas *self, double factor)
+{
+  if (!self->image)
+    return;
+  zoom_around (self, factor, gtk_widget_get_width (GTK_WIDGET (self)) / 2.0,
+               gtk_widget_get_height (GTK_WIDGET (self)) / 2.0);
+}
+
+/* Image pixels per widget pixel as drawn now. */
+double
+studio_canvas_get_scale (StudioCanvas *self)
+{
+  return get_scale (self);
 }
 
 void

@@ -24,5 +24,7 @@ void studio_canvas_set_overlay_opacity (StudioCanvas *self, double opacity);
 void studio_canvas_set_feather (StudioCanvas *self, int feather);
 void studio_canvas_set_show_mask (StudioCanvas *self, gboolean show);
 void studio_canvas_zoom_to_fit (StudioCanvas *self);
+void studio_canvas_zoom_by (StudioCanvas *self, double factor);
+double studio_canvas_get_scale (StudioCanvas *self);
 
 G_END_DECLS

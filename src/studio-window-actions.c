@@ -73,6 +73,9 @@ studio_window_sync_sensitivity (StudioWindow *self)
   for (gsize i = 0; i < G_N_ELEMENTS (mask_ops); i++)
     enable (self, mask_ops[i], image && !pending);
   enable (self, "save-as", image && !busy);
+  enable (self, "zoom-in", image);
+  enable (self, "zoom-out", image);
+  enable (self, "zoom-fit", image);
   enable (self, "copy-result", image || pending);
   enable (self, "accept-result", pending);
   enable (self, "discard-result", pending);
@@ -467,6 +470,18 @@ primary_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 }
 
 static void
+zoom_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
+{
+  StudioWindow *self = SELF;
+  const char *name = g_action_get_name (G_ACTION (action));
+
+  if (g_str_equal (name, "zoom-fit"))
+    studio_canvas_zoom_to_fit (self->canvas);
+  else
+    studio_canvas_zoom_by (self->canvas, g_str_equal (name, "zoom-in") ? 1.25 : 0.8);
+}
+
+static void
 set_caption_activated (GSimpleAction *action, GVariant *param, gpointer user_data)
 {
   studio_window_set_caption (SELF, g_variant_get_string (param, NULL));
@@ -549,6 +564,9 @@ static const GActionEntry entries[] = {
   { "infill", job_activated, "s" },
   { "joint", job_activated },
   { "primary", primary_activated },
+  { "zoom-in", zoom_activated },
+  { "zoom-out", zoom_activated },
+  { "zoom-fit", zoom_activated },
   { "cancel", cancel_activated },
   { "accept-result", result_activated },
   { "discard-result", result_activated },

@@ -87,6 +87,8 @@ studio_window_set_image (StudioWindow *self, GdkPixbuf *image, const char *path)
     }
   if (!same_size)
     {
+      /* another size (a new file, a generated result): show it whole */
+      studio_canvas_zoom_to_fit (self->canvas);
       g_clear_object (&self->mask);
       self->mask = studio_mask_new (gdk_pixbuf_get_width (image), gdk_pixbuf_get_height (image));
       studio_canvas_set_mask (self->canvas, self->mask);

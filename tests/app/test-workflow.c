@@ -26,6 +26,8 @@
  *                          the (hidden) mask alone; after Discard it paints
  *   /workflow/use-model    a broken model file: the model in use stays, and
  *                          stays named; a good one becomes the default
+ *   /workflow/zoom         zoom in, out and to fit (actions and keys); a
+ *                          result of another size is shown whole
  *   /workflow/save-names   images and masks are saved as PNG: another
  *                          extension is refused, none gets .png (never over
  *                          an existing file)
@@ -949,6 +951,52 @@ test_save_names (void)
   destroy_window (win);
 }
 
+/* ---- zoom ---------------------------------------------------------------------------- */
+
+static void
+test_zoom (void)
+{
+  StudioWindow *win = new_window ();
+  GActionGroup *g = G_ACTION_GROUP (win);
+  g_autofree char *image = write_png ("zoom.png", 50, 40, 37);
+  g_auto (GStrv) in = gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.zoom-in");
+  g_auto (GStrv) fit =
+    gtk_application_get_accels_for_action (GTK_APPLICATION (app), "win.zoom-fit");
+  double fit_scale;
+
+  g_assert_false (g_action_group_get_action_enabled (g, "zoom-in"));
+  g_assert_true (in[0] && g_str_equal (in[0], "<Control>plus"));
+  g_assert_true (fit[0] && g_str_equal (fit[0], "<Control>0"));
+  g_action_group_activate_action (g, "open", g_variant_new_string (image));
+  wait_mapped (win);
+  fit_scale = studio_canvas_get_scale (win->canvas);
+  g_assert_cmpfloat (fit_scale, >, 0);
+  g_action_group_activate_action (g, "zoom-in", NULL);
+  g_assert_cmpfloat_with_epsilon (studio_canvas_get_scale (win->canvas), fit_scale * 1.25, 1e-9);
+  g_action_group_activate_action (g, "zoom-in", NULL);
+  g_action_group_activate_action (g, "zoom-out", NULL);
+  g_assert_cmpfloat_with_epsilon (studio_canvas_get_scale (win->canvas), fit_scale * 1.25, 1e-9);
+  g_action_group_activate_action (g, "zoom-fit", NULL);
+  g_assert_cmpfloat_with_epsilon (studio_canvas_get_scale (win->canvas), fit_scale, 1e-9);
+
+  /* a result of another size is shown whole, whatever the zoom was */
+  g_action_group_activate_action (g, "zoom-in", NULL);
+  run_job (win, "generate", 1);
+  g_action_group_activate_action (g, "accept-result", NULL);
+  spin (100);
+  {
+    GdkTexture *t = studio_canvas_get_image (win->canvas);
+    int w = gtk_widget_get_width (GTK_WIDGET (win->canvas));
+    int h = gtk_widget_get_height (GTK_WIDGET (win->canvas));
+    double want =
+      MIN ((double) w / gdk_texture_get_width (t), (double) h / gdk_texture_get_height (t));
+
+    g_assert_cmpint (gdk_texture_get_width (t), !=, 50);
+    g_assert_cmpfloat_with_epsilon (studio_canvas_get_scale (win->canvas), want, 1e-9);
+  }
+  destroy_window (win);
+}
+
 /* ---- hold to compare -------------------------------------------------------- */
 
 static void
@@ -1030,6 +1078,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/workflow/paint-hidden-mask", test_paint_hidden_mask);
   g_test_add_func ("/workflow/use-model", test_use_model);
   g_test_add_func ("/workflow/save-names", test_save_names);
+  g_test_add_func ("/workflow/zoom", test_zoom);
   status = g_test_run ();
 
   g_clear_object (&app);
