@@ -14,6 +14,9 @@ caption lengths drawn from 6..--max-len tokens (the dataset's captions: mean 10.
 trainer's default task mixing (--task-weights over the batch), UnrollMask, MixSel and the length
 pass at their defaults. Nothing is learned, so only the time means anything.
 
+A version may carry its own train.py options after "::" (`--impl ".::--fuse-passes on"`), so one
+folder can be timed against itself with different settings; --train-args applies to every version.
+
 Examples (this machine; the CPU recipe's geometry, and the shipped model's):
     python3 bench_train_step.py --impl /tmp/base/model-runtime/training --impl . --bf16 --threads 2
     python3 bench_train_step.py --impl /tmp/base/... --impl . --embed-dim 256 --n-layers 8 --batch 256 --bf16
@@ -25,6 +28,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -48,7 +52,7 @@ def worker(a) -> None:
         own = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(own)
         parser = own.build_parser
-    targs = parser().parse_args(["--work", "-", "--task-weights", a.task_weights])
+    targs = parser().parse_args(["--work", "-", "--task-weights", a.task_weights] + shlex.split(a.train_args))
     cfg = train.MagvltConfig(embed_dim=a.embed_dim, n_layers=a.n_layers, n_heads=a.n_heads,
                              mlp_hidden=4 * a.embed_dim, ctx_len_img=64, ctx_len_txt=32,
                              vocab_size_img=1024, vocab_size_txt=3072, n_special=10)
@@ -95,7 +99,9 @@ def worker(a) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     here = os.path.dirname(os.path.abspath(__file__))
-    ap.add_argument("--impl", action="append", help="folder with a train.py (repeat; default: this one)")
+    ap.add_argument("--impl", action="append",
+                    help="folder with a train.py, optionally '::' and train.py options of its own "
+                         "(repeat; default: this folder)")
     ap.add_argument("--embed-dim", type=int, default=192)
     ap.add_argument("--n-layers", type=int, default=6)
     ap.add_argument("--n-heads", type=int, default=4)
@@ -105,6 +111,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--bf16", action="store_true", help="bf16 autocast on the CPU (train.py --cpu-bf16)")
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--train-args", default="", help="more train.py options for every version, e.g. "
+                                                     "'--fuse-passes on --no-unroll'")
     ap.add_argument("--steps", type=int, default=5, help="timed steps per round")
     ap.add_argument("--warmup", type=int, default=2, help="untimed steps per round")
     ap.add_argument("--rounds", type=int, default=3)
@@ -116,8 +124,9 @@ def main() -> None:
         a.impl = a.impl[0]
         worker(a)
         return
-    impls = [os.path.abspath(p) for p in (a.impl or [here])]
-    for p in impls:
+    impls = a.impl or [here]
+    for spec in impls:
+        p = spec.split("::", 1)[0]
         if not os.path.isfile(os.path.join(p, "train.py")):
             sys.exit(f"bench_train_step: no train.py in {p}")
     shared = [f"--{k.replace('_', '-')}={v}" for k, v in vars(a).items()
@@ -126,8 +135,10 @@ def main() -> None:
     times = {p: [] for p in impls}
     for r in range(a.rounds):
         for p in impls:
-            res = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", "--impl", p] + shared,
-                                 capture_output=True, text=True)
+            path, _, own = p.partition("::")
+            args = shared + [f"--train-args={a.train_args} {own}".rstrip()]
+            res = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker",
+                                  "--impl", os.path.abspath(path)] + args, capture_output=True, text=True)
             if res.returncode != 0:
                 sys.exit(f"bench_train_step: {p} failed:\n{res.stderr[-2000:]}")
             times[p] += json.loads(res.stdout.strip().splitlines()[-1])["times"]

@@ -218,8 +218,10 @@ class Objective(nn.Module):
         """tasks: one task name for the whole batch (--task-mixing step), or a list of
         (task, first row, end row) groups (--task-mixing batch). Task losses are means over their
         masked tokens, weighted by the group's share of the batch; plus the length pass.
-        Two trunk calls: the first pass of every group together with the length pass, then the
-        UnrollMask pass of every group (segment_rows says why rows of both layouts can share one)."""
+        Fused (the default) two trunk calls: the first pass of every group together with the
+        length pass, then the UnrollMask pass of every group (segment_rows says why rows of both
+        layouts can share one); with --fuse-passes off one call per group and pass (up to seven),
+        each only as wide as it needs (TRAINING_NOTES.md has both timed)."""
         m, a, cfg = self.model, self.a, self.model.cfg
         I, T = cfg.ctx_len_img, cfg.ctx_len_txt
         img, n_txt = batch["img"], batch["n_txt"]
@@ -228,15 +230,16 @@ class Objective(nn.Module):
         groups = [(t, r0, r1) for t, r0, r1 in groups if r1 > r0]
         n_len = max(1, int(round(B * a.length_frac)))
         Ls = T // 4 if T >= 4 else 1
+        fuse = self.a.fuse_passes == "on"
         # text slots of the calls: the batch's longest caption, from the CPU copy of the lengths
-        # (no device sync), and at least the length pass's; padding slots are blocked columns
-        Tb = int(batch["n_txt_cpu"].max()) if "n_txt_cpu" in batch else int(n_txt.max())
-        Tb = max(Tb, Ls)
+        # (no device sync), and at least the length pass's, so that fused and separate calls draw
+        # the same masks (padding slots are blocked columns)
+        Tb = max(Ls, int(batch["n_txt_cpu"].max()) if "n_txt_cpu" in batch else int(n_txt.max()))
 
         # ---- first pass: every group's masked inputs and the length rows in one call -------------
         firsts = [self.first_inputs(task, {k: v[r0:r1] for k, v in batch.items()}, gen, Tb)
                   for task, r0, r1 in groups]
-        h_all = run_parts(m, firsts + [self.length_inputs(img[:n_len], Tb)])
+        h_all = run_parts(m, firsts + [self.length_inputs(img[:n_len], Tb if fuse else Ls)], fuse)
         rows_img, rows_txt = segment_rows(I, Tb)
         out: Dict[str, torch.Tensor] = {}
         losses = [[] for _ in groups]
@@ -266,7 +269,7 @@ class Objective(nn.Module):
 
         # ---- UnrollMask: second pass on the model's own samples, every group in one call ---------
         if seconds:
-            h2_all = run_parts(m, [q for _, q in seconds])
+            h2_all = run_parts(m, [q for _, q in seconds], fuse)
             for (g, q), h2 in zip(seconds, h2_all):
                 for mod, rows, mk, tgt in (("img", rows_img, q["img_m"], q["target_img"]),
                                            ("txt", rows_txt, q["txt_m"], q["target_txt"])):
@@ -293,7 +296,7 @@ class Objective(nn.Module):
 
     def length_inputs(self, img: torch.Tensor, Tb: int) -> Dict[str, torch.Tensor]:
         """The engine's length pass (refine.c, mv_length_pass_slots): I2T, image visible, the first
-        T/4 text slots end-of-text and masked, the rest padding."""
+        T/4 text slots end-of-text and masked, the rest (up to Tb) padding."""
         cfg = self.model.cfg
         n, dev = img.shape[0], img.device
         Ls = cfg.ctx_len_txt // 4 if cfg.ctx_len_txt >= 4 else 1
@@ -402,10 +405,13 @@ class Objective(nn.Module):
                 "target_txt": p["txt"][u], "unrolled": set(first)}
 
 
-def run_parts(m: MagvltTrain, parts) -> list:
-    """One trunk call over the concatenated rows of several input sets (dicts with t2i, spc, img,
-    img_m, txt, txt_m, n_txt, all of the same text width); returns each set's rows of the output."""
+def run_parts(m: MagvltTrain, parts, fuse: bool) -> list:
+    """The trunk over several input sets (dicts with t2i, spc, img, img_m, txt, txt_m, n_txt):
+    fused, one call over their concatenated rows (all of the same text width); else one call
+    each. Returns each set's output."""
     keys = ("t2i", "spc", "img", "img_m", "txt", "txt_m", "n_txt")
+    if not fuse:
+        return [m.run(*(p[k] for k in keys)) for p in parts]
     cat = {k: torch.cat([p[k] for p in parts]) for k in keys}
     h = m.run(cat["t2i"], cat["spc"], cat["img"], cat["img_m"], cat["txt"], cat["txt_m"], cat["n_txt"])
     return list(h.split([p["img"].shape[0] for p in parts]))
@@ -530,6 +536,9 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--no-mixsel", dest="mixsel", action="store_false")
     ap.add_argument("--mixsel-coef", type=float, default=0.5)
     ap.add_argument("--mixsel-frac", type=float, default=0.25)
+    ap.add_argument("--fuse-passes", choices=["on", "off"], default="on",
+                    help="on: the first passes of all tasks and the length pass as one trunk call, all "
+                         "UnrollMask passes as a second; off: one call per task and pass (seven)")
     ap.add_argument("--limit", type=int, default=0, help="use only the first N training pairs (tests)")
     ap.add_argument("--save-every", type=int, default=100)
     ap.add_argument("--log-every", type=int, default=10)

@@ -156,13 +156,13 @@ try:
                                                    "--out", "ddp", "--time-budget", "3"] + small, env=env)
     # ended by a time budget: the learning rate and the last step follow rank 0's clock on every rank
     assert "ddp: 2 ranks, weights identical" in out, out
-    for ab in (["--no-mixsel"], ["--no-unroll"]):
+    for ab in (["--no-mixsel"], ["--no-unroll"], ["--fuse-passes", "off"]):
         run([py, os.path.join(training, "train.py"), "--steps", "2", "--out", "ab" + ab[0]] + small + ab)
     # bf16 autocast on the CPU (the CPU recipe's setting): LayerNorm kept in float32, losses finite
     run([py, os.path.join(training, "train.py"), "--steps", "2", "--out", "bf16", "--cpu-bf16"] + small)
     log = [json.loads(l) for l in open(os.path.join(work, "bf16", "log.jsonl"))]
     assert len(log) == 2 and all(np.isfinite(e[k]) for e in log for k in e if k.endswith("loss")), log
-    print("trainer ok (single, resume, DDP x2, ablation flags, CPU bf16)")
+    print("trainer ok (single, resume, DDP x2, ablation flags incl. separate passes, CPU bf16)")
 
     gguf = os.path.join(tmp, "model.gguf")
     out = run([py, os.path.join(training, "export_default.py"), "--work", work, "--out", gguf, "--name", "test-tiny",

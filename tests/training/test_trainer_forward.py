@@ -3,7 +3,10 @@
 (reference.MagvltReference, which the C engine is checked against) on random weights: both
 layouts, and both in one call (the trainer lays every row out in the I2T order, the reference
 keeps each layout's own), masked image/text slots, several text lengths in one batch (padding
-trimmed to the batch's longest), the length head at the I2T BOT slot."""
+trimmed to the batch's longest), the length head at the I2T BOT slot. Then the whole training
+objective (train.Objective: three task groups, MixSel, UnrollMask, the length pass) with its
+passes fused into two trunk calls equals the same objective run one call per pass: every loss and
+every gradient."""
 import os
 import sys
 
@@ -12,7 +15,7 @@ import torch
 sys.path.insert(0, sys.argv[1] if len(sys.argv) > 1 else
                 os.path.join(os.path.dirname(__file__), "..", "..", "model-runtime", "training"))
 from reference import BOC, BOG, BOI, BOT, MagvltConfig  # noqa: E402
-from train import MagvltTrain, segment_rows  # noqa: E402
+from train import MagvltTrain, Objective, build_parser, segment_rows, task_groups  # noqa: E402
 
 torch.manual_seed(0)
 cfg = MagvltConfig(embed_dim=32, n_layers=2, n_heads=4, mlp_hidden=64, ctx_len_img=16, ctx_len_txt=12,
@@ -56,3 +59,32 @@ for layout in ("T2I", "I2T", mixed):
             if d > 1e-9:
                 sys.exit(f"FAIL {lay} ({'mixed' if layout is mixed else 'one layout'}) sample {b}: max |diff| {d}")
 print(f"ok: batched trainer forward == reference (max |diff| {worst:.2e})")
+
+# ---- the objective, fused passes against one call per pass ------------------------------------
+B = 24
+img = torch.randint(0, cfg.vocab_size_img, (B, I))
+n_txt = torch.randint(1, T + 1, (B,))
+txt = torch.randint(0, cfg.vocab_size_txt - 1, (B, T))
+for b in range(B):
+    txt[b, n_txt[b] - 1:] = cfg.text_eot_id
+s = int(I ** 0.5)
+batch = {"img": img, "txt": txt, "n_txt": n_txt, "n_txt_cpu": n_txt.clone(),
+         "hhalf": torch.randint(0, cfg.vocab_size_img, (B, s, s // 2)),
+         "vhalf": torch.randint(0, cfg.vocab_size_img, (B, s // 2, s))}
+results = {}
+for fuse in ("on", "off"):
+    args = build_parser().parse_args(["--work", "-", "--fuse-passes", fuse])
+    out = Objective(m, args)(task_groups(B, [3, 1, 1]), batch, torch.Generator().manual_seed(11))
+    m.zero_grad()
+    out["loss"].backward()
+    results[fuse] = ({k: float(v) for k, v in out.items()},
+                     [p.grad.clone() for p in m.parameters() if p.grad is not None])
+(lo_on, g_on), (lo_off, g_off) = results["on"], results["off"]
+if set(lo_on) != set(lo_off) or len(lo_on) < 15 or len(g_on) != len(g_off):
+    sys.exit(f"FAIL objective: different outputs {sorted(set(lo_on) ^ set(lo_off))} or gradients")
+d_loss = max(abs(lo_on[k] - lo_off[k]) for k in lo_on)
+d_grad = max(float((a - b).abs().max()) for a, b in zip(g_on, g_off))
+if d_loss > 1e-9 or d_grad > 1e-9:
+    sys.exit(f"FAIL objective: fused passes differ from separate ones (loss {d_loss:.2e}, grad {d_grad:.2e})")
+print(f"ok: objective with fused passes == one call per pass ({len(lo_on)} outputs, loss |diff| "
+      f"{d_loss:.1e}, gradient |diff| {d_grad:.1e})")
