@@ -23,7 +23,9 @@
 #
 # Measured on an H100 (2026-11-27, PyTorch 2.11): batch 512, about 0.21 s per step for the default
 # model alone and 0.28 s with the three ablation runs beside it -- the step is bound by Python and
-# kernel launches (seven small forward passes per step), not by the GPU; see TRAINING_NOTES.md.
+# kernel launches (seven small forward passes per step then), not by the GPU; see TRAINING_NOTES.md.
+# Since run 7, train.py fuses them into two trunk calls (--fuse-passes, default on; unmeasured on
+# a GPU): compare the next run's first 200 steps with run 4's 51.1 s at batch 2048 on an H100.
 # Batch 2048 (the default now, run 4): 0.25 s per step (first 200 steps: 51.1 s), so 3.3 times
 # the samples per second of batch 512; 1,335 steps in a 320 s budget, 342 s for the whole script.
 # On an H200 (run 5): 0.21 s per step at batch 2048, 1,405 steps in a 300 s budget, 320 s in all.
