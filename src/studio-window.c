@@ -455,15 +455,25 @@ fill_strip (StudioWindow *self)
     }
 }
 
+/* While a result waits: the image as it was (TRUE) or the candidate again. */
 static void
-on_compare_pressed (GtkGestureClick *gesture, int n_press, double x, double y, StudioWindow *self)
+compare (StudioWindow *self, gboolean before)
 {
-  /* press and hold: the image as it was */
-  if (self->image)
+  if (!self->pending)
+    return;
+  if (before && self->image)
     {
       g_autoptr (GdkTexture) t = texture_for (self->image);
       studio_canvas_set_image (self->canvas, t);
     }
+  else if (!before)
+    studio_window_show_candidate (self, self->candidate_index);
+}
+
+static void
+on_compare_pressed (GtkGestureClick *gesture, int n_press, double x, double y, StudioWindow *self)
+{
+  compare (self, TRUE); /* press and hold */
 }
 
 static void
@@ -472,7 +482,27 @@ on_compare_released (GtkGesture *gesture, GdkEventSequence *sequence, StudioWind
   /* connected to GtkGesture::end, which comes on release and also when the
    * press is cancelled or taken over (pointer grab, window losing focus), so
    * the candidate always comes back */
-  studio_window_show_candidate (self, self->candidate_index);
+  compare (self, FALSE);
+}
+
+/* Holding backslash compares too, for the keyboard (the button needs a held
+ * pointer). Bubble phase: in the caption box the key types its character. */
+static gboolean
+on_key_pressed (GtkEventControllerKey *keys, guint keyval, guint keycode, GdkModifierType state,
+                StudioWindow *self)
+{
+  if (keyval != GDK_KEY_backslash || !self->pending)
+    return FALSE;
+  compare (self, TRUE); /* auto-repeat presses just show it again */
+  return TRUE;
+}
+
+static void
+on_key_released (GtkEventControllerKey *keys, guint keyval, guint keycode, GdkModifierType state,
+                 StudioWindow *self)
+{
+  if (keyval == GDK_KEY_backslash)
+    compare (self, FALSE);
 }
 
 void
@@ -1143,6 +1173,7 @@ static void
 studio_window_init (StudioWindow *self)
 {
   GtkDropTarget *drop;
+  GtkEventController *keys;
 
   gtk_widget_init_template (GTK_WIDGET (self));
   self->worker = studio_worker_new ();
@@ -1152,6 +1183,11 @@ studio_window_init (StudioWindow *self)
   g_signal_connect (self->canvas, "stroke-begin", G_CALLBACK (on_stroke_begin), self);
   g_signal_connect (gtk_text_view_get_buffer (self->caption_view), "changed",
                     G_CALLBACK (on_caption_changed), self);
+
+  keys = gtk_event_controller_key_new ();
+  g_signal_connect (keys, "key-pressed", G_CALLBACK (on_key_pressed), self);
+  g_signal_connect (keys, "key-released", G_CALLBACK (on_key_released), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), keys);
 
   drop = gtk_drop_target_new (G_TYPE_INVALID, GDK_ACTION_COPY);
   gtk_drop_target_set_gtypes (drop, (GType[]){ GDK_TYPE_FILE_LIST, G_TYPE_FILE }, 2);

@@ -15,8 +15,8 @@
  *                          changes asks; Cancel keeps the window and the work,
  *                          Discard closes
  *   /workflow/compare      pressing and holding "Hold to Compare" (a real
- *                          pointer press) shows the image before, release
- *                          shows the candidate again
+ *                          pointer press), or the backslash key, shows the
+ *                          image before; release shows the candidate again
  *   /workflow/replace      opening or pasting another image over unsaved
  *                          work or waiting results asks (Cancel keeps all,
  *                          Discard starts a new document); Caption keeps
@@ -1041,6 +1041,22 @@ test_compare (void)
   spin (200);
   g_assert_true (texture_equals (studio_canvas_get_image (win->canvas), candidate));
   g_assert_nonnull (win->pending);
+
+  /* from the keyboard: holding backslash over the canvas */
+  xtest_point_at (GTK_WIDGET (win->canvas));
+  gtk_widget_grab_focus (GTK_WIDGET (win->canvas));
+  {
+    KeyCode code = XKeysymToKeycode (xt.dpy, XK_backslash);
+
+    xt.key (xt.dpy, code, True, CurrentTime);
+    XFlush (xt.dpy);
+    spin (300);
+    g_assert_true (texture_equals (studio_canvas_get_image (win->canvas), win->image));
+    xt.key (xt.dpy, code, False, CurrentTime);
+    XFlush (xt.dpy);
+    spin (200);
+    g_assert_true (texture_equals (studio_canvas_get_image (win->canvas), candidate));
+  }
 
   destroy_window (win);
 }
