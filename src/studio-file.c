@@ -1,26 +1,34 @@
 /* studio-file.c — reading and writing image files
  *
- * Reading checks the size in the file's header before decoding, so a
- * 30000×30000 file is refused without allocating gigabytes. Writing is
- * atomic: a temporary file in the same folder, renamed over the target, so
- * an interrupted save never leaves a truncated image behind.
+ * Reading checks that the path is a readable, non-empty regular file (a FIFO
+ * would block forever) and the size in the file's header before decoding, so
+ * a 30000×30000 file is refused without allocating gigabytes. Writing is
+ * atomic: the PNG is encoded in memory, written to a temporary file in the
+ * same folder, synced to disk and renamed over the target, so an interrupted
+ * save (or a power cut) never leaves a truncated image behind; a replaced
+ * file keeps its permissions. Messages name files as the user sees them
+ * (g_filename_display_name), whatever their encoding.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include "studio-file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n.h>
 #include <glib/gstdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static gboolean
 check_size (const char *path, int width, int height, GError **error)
 {
+  g_autofree char *name = g_filename_display_name (path);
+
   if (width < 1 || height < 1)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _ ("“%s” has no pixels (%d × %d)"),
-                   path, width, height);
+                   name, width, height);
       return FALSE;
     }
   if (width > STUDIO_MAX_IMAGE_SIDE || height > STUDIO_MAX_IMAGE_SIDE
@@ -28,7 +36,7 @@ check_size (const char *path, int width, int height, GError **error)
     {
       g_set_error (
         error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-        _ ("“%s” is too large (%d × %d pixels; at most %d pixels a side and %d megapixels)"), path,
+        _ ("“%s” is too large (%d × %d pixels; at most %d pixels a side and %d megapixels)"), name,
         width, height, STUDIO_MAX_IMAGE_SIDE, STUDIO_MAX_IMAGE_PIXELS >> 20);
       return FALSE;
     }
@@ -41,24 +49,49 @@ studio_file_load_pixbuf (const char *path, GError **error)
 {
   g_autoptr (GdkPixbuf) pixbuf = NULL;
   g_autoptr (GError) local_error = NULL;
+  g_autofree char *name = g_filename_display_name (path);
   int width = 0, height = 0;
+  GStatBuf st;
 
-  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+  if (g_stat (path, &st) != 0)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, _ ("“%s” does not exist"), path);
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   saved == ENOENT ? _ ("“%s” does not exist") : _ ("Cannot open “%s”: %s"), name,
+                   g_strerror (saved));
+      return NULL;
+    }
+  if (S_ISDIR (st.st_mode))
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_IS_DIRECTORY, _ ("“%s” is a folder, not an image"),
+                   name);
+      return NULL;
+    }
+  if (!S_ISREG (st.st_mode) || st.st_size == 0)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   S_ISREG (st.st_mode) ? _ ("“%s” is empty") : _ ("“%s” is not a regular file"),
+                   name);
+      return NULL;
+    }
+  if (g_access (path, R_OK) != 0)
+    {
+      int saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), _ ("Cannot open “%s”: %s"),
+                   name, g_strerror (saved));
       return NULL;
     }
   if (!gdk_pixbuf_get_file_info (path, &width, &height))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   _ ("“%s” is not an image this system can read"), path);
+                   _ ("“%s” is not an image this system can read"), name);
       return NULL;
     }
   if (!check_size (path, width, height, error))
     return NULL;
   if (!(pixbuf = gdk_pixbuf_new_from_file (path, &local_error)))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _ ("Could not read “%s”: %s"), path,
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _ ("Could not read “%s”: %s"), name,
                    local_error->message);
       return NULL;
     }
@@ -105,16 +138,38 @@ studio_file_load_image (const char *path, GError **error)
   return pixbuf ? studio_file_flatten (pixbuf, error) : NULL;
 }
 
+static gboolean
+write_all (int fd, const char *data, gsize size)
+{
+  while (size > 0)
+    {
+      gssize n = write (fd, data, size);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return FALSE;
+      data += n;
+      size -= (gsize) n;
+    }
+  return TRUE;
+}
+
 gboolean
 studio_file_save_pixbuf (GdkPixbuf *pixbuf, const char *path, const char *const *keys,
                          const char *const *values, GError **error)
 {
   g_autofree char *dir = g_path_get_dirname (path);
+  g_autofree char *dir_name = g_filename_display_name (dir);
+  g_autofree char *name = g_filename_display_name (path);
   g_autofree char *tmpl = g_build_filename (dir, ".magvlt-save-XXXXXX", NULL);
   g_autoptr (GPtrArray) opt_keys = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GPtrArray) opt_values = g_ptr_array_new ();
-  GError *local_error = NULL;
-  int fd;
+  g_autoptr (GError) local_error = NULL;
+  g_autofree char *png = NULL;
+  gsize png_size = 0;
+  GStatBuf st;
+  gboolean replacing = g_stat (path, &st) == 0 && S_ISREG (st.st_mode);
+  int fd, saved;
 
   for (int i = 0; keys && keys[i]; i++)
     {
@@ -125,30 +180,39 @@ studio_file_save_pixbuf (GdkPixbuf *pixbuf, const char *path, const char *const 
   g_ptr_array_add (opt_keys, NULL);
   g_ptr_array_add (opt_values, NULL);
 
-  if ((fd = g_mkstemp (tmpl)) < 0)
+  if (!gdk_pixbuf_save_to_bufferv (pixbuf, &png, &png_size, "png", (char **) opt_keys->pdata,
+                                   (char **) opt_values->pdata, &local_error))
     {
-      int saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   _ ("Cannot write to the folder “%s”: %s"), dir, g_strerror (saved));
-      return FALSE;
-    }
-  close (fd);
-  if (!gdk_pixbuf_savev (pixbuf, tmpl, "png", (char **) opt_keys->pdata,
-                         (char **) opt_values->pdata, &local_error))
-    {
-      g_unlink (tmpl);
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _ ("Could not save “%s”: %s"), path,
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_FAILED, _ ("Could not save “%s”: %s"), name,
                    local_error->message);
-      g_clear_error (&local_error);
       return FALSE;
     }
-  g_chmod (tmpl, 0644);
-  if (g_rename (tmpl, path) != 0)
+  /* a new file gets 0666 less the umask (open applies it), as any program's
+   * would; a replaced one keeps its own permissions */
+  if ((fd = g_mkstemp_full (tmpl, O_WRONLY, 0666)) < 0)
     {
-      int saved = errno;
+      saved = errno;
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+                   _ ("Cannot write to the folder “%s”: %s"), dir_name, g_strerror (saved));
+      return FALSE;
+    }
+  if (replacing)
+    fchmod (fd, st.st_mode & 07777);
+  if (!write_all (fd, png, png_size) || fsync (fd) != 0)
+    {
+      saved = errno;
+      close (fd);
       g_unlink (tmpl);
       g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), _ ("Could not save “%s”: %s"),
-                   path, g_strerror (saved));
+                   name, g_strerror (saved));
+      return FALSE;
+    }
+  if (close (fd) != 0 || g_rename (tmpl, path) != 0)
+    {
+      saved = errno;
+      g_unlink (tmpl);
+      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), _ ("Could not save “%s”: %s"),
+                   name, g_strerror (saved));
       return FALSE;
     }
   return TRUE;

@@ -33,18 +33,27 @@ snapshot_free (gpointer data)
 
 /* ---- messages ---------------------------------------------------------- */
 
+/* Toast titles are Pango markup in libadwaita 1.2 (no switch until 1.4): a
+ * message with "&" or "<" (a file "Tom & Jerry.png") would show an empty
+ * toast unless escaped. Invalid UTF-8 (a name from an old USB stick) is
+ * made valid first. */
 void
 studio_window_toast (StudioWindow *self, const char *message)
 {
-  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (message));
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
+  g_autofree char *markup = g_markup_escape_text (valid, -1);
+
+  adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (markup));
 }
 
 void
 studio_window_error (StudioWindow *self, const char *message)
 {
-  g_message ("%s", message);
-  studio_window_set_observer (self, "last-error", g_variant_new_string (message));
-  studio_window_toast (self, message);
+  g_autofree char *valid = g_utf8_make_valid (message, -1);
+
+  g_message ("%s", valid);
+  studio_window_set_observer (self, "last-error", g_variant_new_string (valid));
+  studio_window_toast (self, valid);
 }
 
 /* ---- image and mask ---------------------------------------------------- */
@@ -64,7 +73,7 @@ studio_window_set_dirty (StudioWindow *self, gboolean dirty)
 static void
 update_title (StudioWindow *self)
 {
-  g_autofree char *base = self->image_path ? g_path_get_basename (self->image_path) : NULL;
+  g_autofree char *base = self->image_path ? g_filename_display_basename (self->image_path) : NULL;
 
   adw_window_title_set_subtitle (self->window_title, base          ? base
                                                      : self->image ? _ ("New image")
@@ -286,10 +295,20 @@ studio_window_get_caption (StudioWindow *self)
   return gtk_text_buffer_get_text (buffer, &start, &end, FALSE);
 }
 
+/* Replaces the caption box's text as one undoable edit (Ctrl+Z in the box
+ * brings back what was there: gtk_text_buffer_set_text would be
+ * irreversible and clear the box's undo history). */
 void
 studio_window_set_caption (StudioWindow *self, const char *text)
 {
-  gtk_text_buffer_set_text (gtk_text_view_get_buffer (self->caption_view), text ? text : "", -1);
+  GtkTextBuffer *buffer = gtk_text_view_get_buffer (self->caption_view);
+  GtkTextIter start, end;
+
+  gtk_text_buffer_begin_user_action (buffer);
+  gtk_text_buffer_get_bounds (buffer, &start, &end);
+  gtk_text_buffer_delete (buffer, &start, &end);
+  gtk_text_buffer_insert (buffer, &start, text ? text : "", -1);
+  gtk_text_buffer_end_user_action (buffer);
 }
 
 /* ---- history ----------------------------------------------------------- */

@@ -227,10 +227,23 @@ def main() -> None:
     check(f"screenshot {sw}x{sh} with {len(colours)} colours", sw > 300 and sh > 200 and len(colours) > 20)
 
     # bad inputs: a message in last-error (shown as a toast), the app keeps running
+    folder = os.path.join(tmp, "a folder.png")
+    os.mkdir(folder)
+    zero = os.path.join(tmp, "zero.png")
+    open(zero, "wb").close()
+    fifo = os.path.join(tmp, "pipe.png")
+    os.mkfifo(fifo)  # opening it would block forever
+    ampersand = os.path.join(tmp, "Tom & Jerry <1>.png")  # toast titles are markup
+    with open(ampersand, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n broken")
     for what, action, param, expect in (
             ("missing file", "open", os.path.join(tmp, "nope.png"), "does not exist"),
             ("corrupt PNG", "open", corrupt, corrupt),
-            ("corrupt mask", "load-mask", corrupt, corrupt)):
+            ("corrupt mask", "load-mask", corrupt, corrupt),
+            ("a folder", "open", folder, "is a folder"),
+            ("an empty file", "open", zero, "is empty"),
+            ("a FIFO", "open", fifo, "not a regular file"),
+            ("a name with & and <", "open", ampersand, "Tom & Jerry <1>.png")):
         app.act(action, GLib.Variant("s", param))
         app.pump(0.3)
         err = app.state("last-error") or ""
@@ -253,6 +266,17 @@ def main() -> None:
     leftovers = [n for n in os.listdir(tmp) if n.startswith(".magvlt-save-")]
     check(f"failed save: {app.state('last-error')!r}, target untouched, temporary files left: {leftovers}",
           "blocked.png" in (app.state("last-error") or "") and os.listdir(blocked) == ["keep"] and not leftovers)
+
+    # replacing a file keeps its permissions (a private image stays private)
+    private = os.path.join(tmp, "private.png")
+    app.act("save-as", GLib.Variant("s", private))
+    app.wait(lambda: os.path.exists(private), 5, "the private save")
+    os.chmod(private, 0o600)
+    before_ino = os.stat(private).st_ino
+    app.act("save-as", GLib.Variant("s", private))
+    app.wait(lambda: os.stat(private).st_ino != before_ino, 5, "the second private save")
+    mode = os.stat(private).st_mode & 0o777
+    check(f"a replaced file keeps its permissions ({oct(mode)})", mode == 0o600)
 
     # after the failed opens, the refused job and the failed save, the canvas is what it was
     again = os.path.join(tmp, "again.png")

@@ -738,13 +738,26 @@ test_replace (void)
   g_assert_null (find_dialog (win));
   g_assert_nonnull (win->pending);
 
-  /* Caption with the results waiting: they stay (it writes only the caption) */
+  /* Caption with the results waiting: they stay (it writes only the caption),
+   * and the words it replaced come back with Undo in the caption box */
+  studio_window_set_caption (win, "my own words");
   g_action_group_activate_action (g, "next-candidate", NULL);
   g_action_group_activate_action (g, "caption", NULL);
   spin_until_bool (g, "busy", FALSE);
   g_assert_nonnull (win->pending);
   g_assert_cmpuint (win->pending->candidates->len, ==, 2);
   g_assert_cmpuint (win->candidate_index, ==, 1);
+  {
+    GtkTextBuffer *buffer = gtk_text_view_get_buffer (win->caption_view);
+    g_autofree char *written = studio_window_get_caption (win);
+    g_autofree char *restored = NULL;
+
+    g_assert_cmpstr (written, !=, "my own words");
+    g_assert_true (gtk_text_buffer_get_can_undo (buffer));
+    gtk_text_buffer_undo (buffer);
+    restored = studio_window_get_caption (win);
+    g_assert_cmpstr (restored, ==, "my own words");
+  }
 
   /* Discard opens the other image as a new document */
   g_action_group_activate_action (g, "open", g_variant_new_string (second));
