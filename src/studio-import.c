@@ -52,13 +52,32 @@ import_data_free (ImportData *d)
   g_free (d);
 }
 
-/* The checkpoint's stem: "magvlt-it2it-base.ckpt" → "magvlt-it2it-base". */
+/* The checkpoint's stem, its name without the last extension:
+ * "magvlt-it2it-base.ckpt" → "magvlt-it2it-base", "model-v1.0.ckpt" →
+ * "model-v1.0" (cutting at the first dot made v1.0 and v1.1 one name). */
 static char *
 checkpoint_stem (const char *checkpoint)
 {
   g_autofree char *base = g_path_get_basename (checkpoint);
+  const char *dot = strrchr (base, '.');
 
-  return g_strndup (base, strcspn (base, "."));
+  return dot && dot != base ? g_strndup (base, (gsize) (dot - base)) : g_strdup (base);
+}
+
+char *
+studio_import_output_path (const char *checkpoint, const char *out_dir)
+{
+  g_autofree char *stem = checkpoint_stem (checkpoint);
+  char *path = g_strdup_printf ("%s/%s.gguf", out_dir, stem);
+
+  /* another checkpoint of the same name imported before (a "last.ckpt" of
+   * another run) keeps its model: the default setting may point at it */
+  for (int i = 2; g_file_test (path, G_FILE_TEST_EXISTS) && i < 1000; i++)
+    {
+      g_free (path);
+      path = g_strdup_printf ("%s/%s-%d.gguf", out_dir, stem, i);
+    }
+  return path;
 }
 
 static char *
@@ -186,7 +205,6 @@ studio_import_async (const char *checkpoint, const char *out_dir, GCancellable *
 {
   g_autoptr (GTask) task = g_task_new (NULL, cancellable, callback, user_data);
   ImportData *d = g_new0 (ImportData, 1);
-  g_autofree char *stem = checkpoint_stem (checkpoint);
   ProgressTarget *target = g_new0 (ProgressTarget, 1);
 
   target->func = progress;
@@ -194,7 +212,7 @@ studio_import_async (const char *checkpoint, const char *out_dir, GCancellable *
   d->checkpoint = g_strdup (checkpoint);
   d->config = studio_import_find_config (checkpoint);
   d->bpe = studio_import_find_merges (checkpoint);
-  d->out_path = g_strdup_printf ("%s/%s.gguf", out_dir, stem);
+  d->out_path = studio_import_output_path (checkpoint, out_dir);
   d->cancellable = cancellable ? g_object_ref (cancellable) : g_cancellable_new ();
   d->progress = studio_coalescer_new (NULL, deliver, target, g_free);
   g_object_set_data_full (G_OBJECT (task), "target", target, g_free);

@@ -20,8 +20,12 @@ char *studio_import_finish (GAsyncResult *result, gboolean *has_tokenizer, GErro
  * the YAML "STEM-sampling.yaml", "STEM.yaml", the only "STEM*.yaml", or the
  * folder's only YAML; never a guess among several. The merges
  * "bpe_simple_vocab_16e6.txt.gz", "STEM-merges.txt" or "merges.txt". STEM is
- * the checkpoint's name up to its first dot. */
+ * the checkpoint's name without its last extension. */
 char *studio_import_find_config (const char *checkpoint);
 char *studio_import_find_merges (const char *checkpoint);
+
+/* Where the import writes its model: OUT_DIR/STEM.gguf, or STEM-2.gguf, … when
+ * that exists (an earlier import is never replaced). */
+char *studio_import_output_path (const char *checkpoint, const char *out_dir);
 
 G_END_DECLS

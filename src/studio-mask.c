@@ -226,12 +226,18 @@ studio_mask_load_png (StudioMask *self, const char *path, gboolean *resized, GEr
   if (resized)
     *resized = w != self->width || h != self->height;
 
+  /* exactly as `magvlt inpaint --mask` reads a mask (tools/image-io.c,
+   * cli_mask_from_pixbuf), so one file selects the same pixels in both: the
+   * source pixel under each target pixel's centre; alpha when there is one,
+   * else luma (so pure green counts as painted, as it looks) */
   for (int y = 0; y < self->height; y++)
     for (int x = 0; x < self->width; x++)
       {
-        int sx = (int) ((gint64) x * w / self->width), sy = (int) ((gint64) y * h / self->height);
+        int sx = (int) (((gint64) 2 * x + 1) * w / ((gint64) 2 * self->width));
+        int sy = (int) (((gint64) 2 * y + 1) * h / ((gint64) 2 * self->height));
         const guint8 *p = px + (gsize) sy * stride + (gsize) sx * n_channels;
-        int v = alpha ? p[n_channels - 1] : (p[0] + p[1] + p[2]) / 3;
+        unsigned v =
+          alpha ? p[n_channels - 1] : (299u * p[0] + 587u * p[1] + 114u * p[2] + 500u) / 1000u;
 
         self->data[(gsize) y * self->width + x] = v >= 128 ? 255 : 0;
       }

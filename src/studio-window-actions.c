@@ -203,6 +203,14 @@ on_file_dialog_response (GtkNativeDialog *dialog, int response, gpointer user_da
 
       if (path)
         file_actions[i].handle (SELF, path);
+      else
+        {
+          /* a place without a local path (a phone over MTP, sftp without FUSE) */
+          g_autofree char *uri = g_file_get_uri (file);
+          g_autofree char *msg = g_strdup_printf (_ ("Only local files can be used: %s"), uri);
+
+          studio_window_error (SELF, msg);
+        }
     }
   g_object_unref (dialog);
 }

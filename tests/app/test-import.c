@@ -1,7 +1,9 @@
 /* test-import.c — display-less: which files beside an official checkpoint
  * the import pairs it with (studio_import_find_config / _find_merges): the
  * ones named after it first, a folder's only YAML, and no guess among
- * several (a base checkpoint must never get the large one's config).
+ * several (a base checkpoint must never get the large one's config); and
+ * where the model goes (studio_import_output_path): never over an earlier
+ * import.
  *
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
@@ -100,6 +102,28 @@ test_merges (void)
 }
 
 static void
+test_output_path (void)
+{
+  g_autofree char *out = g_build_filename (tmpdir, "models", NULL);
+  g_autofree char *v10 = NULL, *v11 = NULL, *again = NULL, *v10_base = NULL, *v11_base = NULL,
+                  *again_base = NULL;
+
+  g_assert_cmpint (g_mkdir (out, 0755), ==, 0);
+  /* the name without its last extension only: v1.0 and v1.1 stay apart */
+  v10 = studio_import_output_path ("/ckpts/model-v1.0.ckpt", out);
+  v11 = studio_import_output_path ("/ckpts/model-v1.1.ckpt", out);
+  v10_base = g_path_get_basename (v10);
+  v11_base = g_path_get_basename (v11);
+  g_assert_cmpstr (v10_base, ==, "model-v1.0.gguf");
+  g_assert_cmpstr (v11_base, ==, "model-v1.1.gguf");
+  /* an earlier import of the same name is kept */
+  g_assert_true (g_file_set_contents (v10, "x", -1, NULL));
+  again = studio_import_output_path ("/other/run/model-v1.0.ckpt", out);
+  again_base = g_path_get_basename (again);
+  g_assert_cmpstr (again_base, ==, "model-v1.0-2.gguf");
+}
+
+static void
 remove_tree (const char *path)
 {
   g_autoptr (GDir) d = g_dir_open (path, 0, NULL);
@@ -125,6 +149,7 @@ main (int argc, char **argv)
   tmpdir = g_dir_make_tmp ("test-import-XXXXXX", NULL);
   g_test_add_func ("/import/config", test_config);
   g_test_add_func ("/import/merges", test_merges);
+  g_test_add_func ("/import/output-path", test_output_path);
   status = g_test_run ();
   remove_tree (tmpdir);
   g_free (tmpdir);

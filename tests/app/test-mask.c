@@ -1,9 +1,11 @@
 /* test-mask.c — the mask model without a display: stroke rasterisation
  * (pixel-exact), erase, clear, invert, bbox, PNG round trip and the mask
  * file rules. */
+#include <gdk-pixbuf/gdk-pixbuf.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <math.h>
+#include <string.h>
 
 #include "studio-mask.h"
 
@@ -143,6 +145,45 @@ test_png (void)
   g_rmdir (dir);
 }
 
+/* A mask file selects the pixels `magvlt inpaint --mask` selects: luma (not
+ * the mean of R, G, B) and the source pixel under each target pixel's
+ * centre (tools/image-io.c, cli_mask_from_pixbuf). */
+static void
+test_png_like_cli (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("studio-mask-XXXXXX", NULL);
+  g_autofree char *colours = g_build_filename (dir, "colours.png", NULL);
+  g_autofree char *stripes = g_build_filename (dir, "stripes.png", NULL);
+  g_autoptr (GdkPixbuf) pb = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, 4, 1);
+  g_autoptr (StudioMask) m = studio_mask_new (4, 1);
+  g_autoptr (StudioMask) half = studio_mask_new (2, 1);
+  g_autoptr (GError) error = NULL;
+  guint8 *px = gdk_pixbuf_get_pixels (pb);
+  /* green (luma 150: painted; mean 85), red (76), blue (29), grey 128 */
+  const guint8 rgb[4][3] = { { 0, 255, 0 }, { 255, 0, 0 }, { 0, 0, 255 }, { 128, 128, 128 } };
+
+  for (int i = 0; i < 4; i++)
+    memcpy (px + i * 3, rgb[i], 3);
+  g_assert_true (gdk_pixbuf_save (pb, colours, "png", &error, NULL));
+  g_assert_true (studio_mask_load_png (m, colours, NULL, &error));
+  g_assert_cmpint (studio_mask_get_pixel (m, 0, 0), ==, 255);
+  g_assert_cmpint (studio_mask_get_pixel (m, 1, 0), ==, 0);
+  g_assert_cmpint (studio_mask_get_pixel (m, 2, 0), ==, 0);
+  g_assert_cmpint (studio_mask_get_pixel (m, 3, 0), ==, 255);
+
+  /* black, white, black, white scaled to 2 pixels: the centres fall on white */
+  for (int i = 0; i < 4; i++)
+    memset (px + i * 3, i % 2 ? 255 : 0, 3);
+  g_assert_true (gdk_pixbuf_save (pb, stripes, "png", &error, NULL));
+  g_assert_true (studio_mask_load_png (half, stripes, NULL, &error));
+  g_assert_cmpint (studio_mask_get_pixel (half, 0, 0), ==, 255);
+  g_assert_cmpint (studio_mask_get_pixel (half, 1, 0), ==, 255);
+
+  g_unlink (colours);
+  g_unlink (stripes);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char *argv[])
 {
@@ -153,5 +194,6 @@ main (int argc, char *argv[])
   g_test_add_func ("/mask/edges", test_edges_and_bad_values);
   g_test_add_func ("/mask/clear-invert", test_clear_invert);
   g_test_add_func ("/mask/png", test_png);
+  g_test_add_func ("/mask/png-like-cli", test_png_like_cli);
   return g_test_run ();
 }
