@@ -48,6 +48,14 @@ typedef struct {
   int steps;
   double strength;
   double temperature_scale;
+  /* how the model read the prompt (generate, inpaint, edit; set by the
+   * worker): its tokens, whether it was cut to the model's text length, and
+   * whether characters outside the vocabulary were dropped */
+  gboolean prompt_checked;
+  int prompt_tokens;
+  int prompt_max_tokens;
+  gboolean prompt_truncated;
+  gboolean prompt_fallback;
 } StudioJobResult;
 
 /* What the worker reports while a job runs (immutable once posted). */

@@ -639,6 +639,32 @@ studio_window_discard (StudioWindow *self)
     set_pending (self, NULL);
 }
 
+/* When the model read less of the caption than was typed, say so once the
+ * result is there (as `magvlt` warns): nothing it could read, words cut at
+ * its text length, or characters outside its vocabulary left out. */
+static void
+say_how_prompt_was_read (StudioWindow *self, const StudioJobResult *r)
+{
+  g_autofree char *msg = NULL;
+  g_autofree char *typed = g_strstrip (g_strdup (r->prompt ? r->prompt : ""));
+
+  if (!r->prompt_checked)
+    return;
+  if (r->prompt_tokens == 0 && *typed)
+    msg = g_strdup (_ ("The model could read no words of the caption (it knows English text "
+                       "only), so the result follows no caption"));
+  else if (r->prompt_tokens == 0)
+    msg = g_strdup (_ ("The caption is empty, so the result follows no caption"));
+  else if (r->prompt_truncated)
+    msg = g_strdup_printf (_ ("The caption is longer than the model reads: only its first %d "
+                              "tokens were used"),
+                           r->prompt_tokens);
+  else if (r->prompt_fallback)
+    msg = g_strdup (_ ("Characters the model does not know were left out of the caption"));
+  if (msg)
+    studio_window_error (self, msg); /* a toast, and last-error for the tests */
+}
+
 static void
 on_job_done (GObject *source, GAsyncResult *res, gpointer user_data)
 {
@@ -684,6 +710,7 @@ on_job_done (GObject *source, GAsyncResult *res, gpointer user_data)
 
       studio_window_set_caption (self, c->text);
     }
+  say_how_prompt_was_read (self, result);
   set_pending (self, result);
 }
 

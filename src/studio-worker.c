@@ -15,6 +15,7 @@
 #include "studio-worker.h"
 
 #include <glib/gi18n.h>
+#include <string.h>
 
 #include "studio-coalescer.h"
 
@@ -176,6 +177,32 @@ do_load (StudioWorker *self, Request *r)
   g_task_return_pointer (r->task, g_strdup (self->model_name), g_free);
 }
 
+/* How the model read a job's prompt, for the window to say when it read
+ * less than was typed (the CLI warns the same way). On the worker thread:
+ * it owns the model. */
+static void
+check_prompt (StudioWorker *self, const StudioJob *job, StudioJobResult *result)
+{
+  magvlt_model_info info;
+  magvlt_tokenize_result tr;
+  g_autofree int32_t *ids = NULL;
+
+  if (!job->prompt
+      || !(job->kind == STUDIO_JOB_GENERATE || job->kind == STUDIO_JOB_INPAINT
+           || job->kind == STUDIO_JOB_EDIT)
+      || magvlt_model_get_info (self->model, &info) != MAGVLT_OK || info.ctx_len_txt <= 0)
+    return;
+  ids = g_new (int32_t, info.ctx_len_txt);
+  if (magvlt_tokenize (self->model, job->prompt, strlen (job->prompt), ids, info.ctx_len_txt, &tr)
+      != MAGVLT_OK)
+    return;
+  result->prompt_checked = TRUE;
+  result->prompt_tokens = tr.n_tokens;
+  result->prompt_max_tokens = info.ctx_len_txt;
+  result->prompt_truncated = tr.truncated;
+  result->prompt_fallback = tr.fallback;
+}
+
 static void
 do_run (StudioWorker *self, Request *r)
 {
@@ -212,6 +239,7 @@ do_run (StudioWorker *self, Request *r)
   if (result)
     {
       result->model = g_strdup (self->model_name);
+      check_prompt (self, r->job, result);
       g_task_return_pointer (r->task, result, (GDestroyNotify) studio_job_result_free);
     }
   else

@@ -26,6 +26,9 @@
  *                          the (hidden) mask alone; after Discard it paints
  *   /workflow/use-model    a broken model file: the model in use stays, and
  *                          stays named; a good one becomes the default
+ *   /workflow/caption-notices  a caption cut at the model's text length,
+ *                          one of only unknown characters, or an empty one
+ *                          is reported when the result arrives
  *   /workflow/zoom         zoom in, out and to fit (actions and keys); a
  *                          result of another size is shown whole
  *   /workflow/save-names   images and masks are saved as PNG: another
@@ -1010,6 +1013,41 @@ test_zoom (void)
   destroy_window (win);
 }
 
+/* ---- captions the model cannot read whole ---------------------------------------------- */
+
+static void
+test_caption_notices (void)
+{
+  StudioWindow *win = new_window ();
+  GActionGroup *g = G_ACTION_GROUP (win);
+  const struct {
+    const char *caption, *notice;
+  } cases[] = {
+    /* the test model reads 16 text slots */
+    { "a red apple and a green pear and a yellow banana on a blue plate with a fork and a knife",
+      "longer than the model reads" },
+    { "日本語のキャプション", "could read no words" },
+    { "   ", "caption is empty" },
+    { "a red apple", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr (GVariant) err = NULL;
+
+      studio_window_set_caption (win, cases[i].caption);
+      studio_window_set_observer (win, "last-error", g_variant_new_string (""));
+      run_job (win, "generate", 1);
+      err = g_action_group_get_action_state (g, "last-error");
+      if (cases[i].notice)
+        g_assert_nonnull (strstr (g_variant_get_string (err, NULL), cases[i].notice));
+      else
+        g_assert_cmpstr (g_variant_get_string (err, NULL), ==, "");
+      g_action_group_activate_action (g, "discard-result", NULL);
+    }
+  destroy_window (win);
+}
+
 /* ---- hold to compare -------------------------------------------------------- */
 
 static void
@@ -1108,6 +1146,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/workflow/use-model", test_use_model);
   g_test_add_func ("/workflow/save-names", test_save_names);
   g_test_add_func ("/workflow/zoom", test_zoom);
+  g_test_add_func ("/workflow/caption-notices", test_caption_notices);
   status = g_test_run ();
 
   g_clear_object (&app);
