@@ -20,15 +20,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static gboolean
-check_size (const char *path, int width, int height, GError **error)
+gboolean
+studio_file_check_size (const char *what, int width, int height, GError **error)
 {
-  g_autofree char *name = g_filename_display_name (path);
-
   if (width < 1 || height < 1)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _ ("“%s” has no pixels (%d × %d)"),
-                   name, width, height);
+                   what, width, height);
       return FALSE;
     }
   if (width > STUDIO_MAX_IMAGE_SIDE || height > STUDIO_MAX_IMAGE_SIDE
@@ -36,11 +34,19 @@ check_size (const char *path, int width, int height, GError **error)
     {
       g_set_error (
         error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-        _ ("“%s” is too large (%d × %d pixels; at most %d pixels a side and %d megapixels)"), name,
+        _ ("“%s” is too large (%d × %d pixels; at most %d pixels a side and %d megapixels)"), what,
         width, height, STUDIO_MAX_IMAGE_SIDE, STUDIO_MAX_IMAGE_PIXELS >> 20);
       return FALSE;
     }
   return TRUE;
+}
+
+static gboolean
+check_size (const char *path, int width, int height, GError **error)
+{
+  g_autofree char *name = g_filename_display_name (path);
+
+  return studio_file_check_size (name, width, height, error);
 }
 
 /* The file as decoded, with alpha if it has one, EXIF orientation applied. */

@@ -282,24 +282,48 @@ on_paste_ready (GObject *source, GAsyncResult *res, gpointer user_data)
   g_autoptr (GError) error = NULL;
   g_autoptr (GdkTexture) texture =
     gdk_clipboard_read_texture_finish (GDK_CLIPBOARD (source), res, &error);
-  g_autoptr (GdkPixbuf) pixbuf = NULL;
   g_autoptr (GdkPixbuf) rgb = NULL;
-  g_autoptr (GBytes) png = NULL;
-  g_autoptr (GInputStream) stream = NULL;
+  g_autofree guint8 *bgra = NULL;
+  int w, h;
 
   if (!texture)
     {
       studio_window_error (self, _ ("The clipboard holds no image"));
       return;
     }
-  png = gdk_texture_save_to_png_bytes (texture);
-  stream = g_memory_input_stream_new_from_bytes (png);
-  if (!(pixbuf = gdk_pixbuf_new_from_stream (stream, NULL, &error))
-      || !(rgb = studio_file_flatten (pixbuf, &error)))
+  /* the limits Open applies, before any copy of the pixels */
+  w = gdk_texture_get_width (texture);
+  h = gdk_texture_get_height (texture);
+  if (!studio_file_check_size (_ ("The clipboard image"), w, h, &error))
     {
       studio_window_error (self, error->message);
       return;
     }
+  /* straight to 8-bit RGB over white (as opened files are flattened), with
+   * no PNG round trip: the download is premultiplied B, G, R, A */
+  if (!(bgra = g_try_malloc ((gsize) w * h * 4))
+      || !(rgb = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, w, h)))
+    {
+      studio_window_error (self, _ ("Not enough memory for the image"));
+      return;
+    }
+  gdk_texture_download (texture, bgra, (gsize) w * 4);
+  {
+    guint8 *out = gdk_pixbuf_get_pixels (rgb);
+    int stride = gdk_pixbuf_get_rowstride (rgb);
+
+    for (int y = 0; y < h; y++)
+      for (int x = 0; x < w; x++)
+        {
+          const guint8 *p = bgra + ((gsize) y * w + x) * 4;
+          guint8 *q = out + (gsize) y * stride + (gsize) x * 3;
+          int white = 255 - p[3];
+
+          q[0] = (guint8) MIN (255, p[2] + white);
+          q[1] = (guint8) MIN (255, p[1] + white);
+          q[2] = (guint8) MIN (255, p[0] + white);
+        }
+  }
   /* like opening a file: a new unsaved image, asking first when that would
    * lose work */
   studio_window_replace_image (self, rgb, NULL);

@@ -794,6 +794,22 @@ test_replace (void)
   g_assert_true (state_bool (g, "dirty"));
   g_assert_false (g_action_group_get_action_enabled (g, "undo"));
 
+  /* a clipboard image over the limits Open applies: refused, nothing replaced */
+  {
+    g_autoptr (GBytes) wide_px = g_bytes_new_take (g_malloc0 (16385 * 4), 16385 * 4);
+    g_autoptr (GdkTexture) wide =
+      gdk_memory_texture_new (16385, 1, GDK_MEMORY_R8G8B8A8, wide_px, 16385 * 4);
+    GdkPixbuf *kept = win->image;
+    g_autoptr (GVariant) err = NULL;
+
+    gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (win)), wide);
+    paste_and_wait (win);
+    g_assert_null (find_dialog (win));
+    g_assert_true (win->image == kept);
+    err = g_action_group_get_action_state (g, "last-error");
+    g_assert_nonnull (strstr (g_variant_get_string (err, NULL), "too large"));
+  }
+
   /* while a job runs, neither open nor paste is possible */
   g_action_group_change_action_state (g, "steps", g_variant_new_int32 (200));
   g_action_group_activate_action (g, "generate", NULL);
