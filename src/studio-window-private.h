@@ -14,6 +14,9 @@
 
 G_BEGIN_DECLS
 
+/* The most memory the undo history may hold (its oldest steps go first). */
+#define STUDIO_UNDO_BUDGET ((gsize) 512 * 1024 * 1024)
+
 /* One undo step: the image and mask as they were, and what made the image
  * (the text chunks a save writes; NULL for none). */
 typedef struct {

@@ -337,6 +337,26 @@ restore_snapshot (StudioWindow *self, StudioSnapshot *s)
   self->provenance = s->provenance ? g_ptr_array_ref (s->provenance) : NULL;
 }
 
+/* What a history holds: each step's mask copy, and each image once (steps
+ * share the image until an accepted result replaces it). */
+static gsize
+history_bytes (GPtrArray *steps)
+{
+  gsize total = 0;
+  GdkPixbuf *previous = NULL;
+
+  for (guint i = 0; i < steps->len; i++)
+    {
+      StudioSnapshot *s = steps->pdata[i];
+      if (s->mask)
+        total += (gsize) studio_mask_get_width (s->mask) * studio_mask_get_height (s->mask);
+      if (s->image && s->image != previous)
+        total += gdk_pixbuf_get_byte_length (s->image);
+      previous = s->image;
+    }
+  return total;
+}
+
 /* Records the current image and mask before a change (a stroke, clear,
  * invert, loaded mask, accepted result). */
 void
@@ -345,7 +365,11 @@ studio_window_push_undo (StudioWindow *self)
   if (!self->image)
     return;
   g_ptr_array_add (self->undo, take_snapshot (self));
-  if (self->undo->len > 100)
+  /* at most 100 steps, and at most STUDIO_UNDO_BUDGET bytes of them: every
+   * step copies the whole mask, so 100 strokes on a 24-megapixel photo
+   * would hold 2.4 GB */
+  while (self->undo->len > 100
+         || (self->undo->len > 1 && history_bytes (self->undo) > STUDIO_UNDO_BUDGET))
     g_ptr_array_remove_index (self->undo, 0);
   g_ptr_array_set_size (self->redo, 0);
   studio_window_sync_sensitivity (self);

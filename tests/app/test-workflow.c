@@ -29,6 +29,8 @@
  *   /workflow/caption-notices  a caption cut at the model's text length,
  *                          one of only unknown characters, or an empty one
  *                          is reported when the result arrives
+ *   /workflow/undo-budget  the undo history of a large image stays within
+ *                          STUDIO_UNDO_BUDGET, keeping its newest steps
  *   /workflow/zoom         zoom in, out and to fit (actions and keys); a
  *                          result of another size is shown whole
  *   /workflow/save-names   images and masks are saved as PNG: another
@@ -1064,6 +1066,33 @@ test_caption_notices (void)
   destroy_window (win);
 }
 
+/* ---- the undo history's memory --------------------------------------------------------- */
+
+static void
+test_undo_budget (void)
+{
+  StudioWindow *win = new_window ();
+  GActionGroup *g = G_ACTION_GROUP (win);
+  g_autofree char *image = write_png ("big.png", 4096, 2048, 41);
+  gsize step = 4096 * 2048, image_bytes;
+  guint most;
+
+  g_action_group_activate_action (g, "open", g_variant_new_string (image));
+  image_bytes = gdk_pixbuf_get_byte_length (win->image);
+  /* each step copies the 8 MB mask: 80 of them would be 640 MB */
+  for (int i = 0; i < 80; i++)
+    g_action_group_activate_action (g, "invert-mask", NULL);
+  most = (guint) ((STUDIO_UNDO_BUDGET - image_bytes) / step);
+  g_assert_cmpuint (win->undo->len, <=, most);
+  g_assert_cmpuint (win->undo->len, >=, most - 1);
+  /* the newest steps are the ones kept: 80 inverts leave the mask empty, and
+   * undo goes back to the 79th (all painted) */
+  g_assert_true (studio_mask_is_empty (win->mask));
+  g_action_group_activate_action (g, "undo", NULL);
+  g_assert_false (studio_mask_is_empty (win->mask));
+  destroy_window (win);
+}
+
 /* ---- hold to compare -------------------------------------------------------- */
 
 static void
@@ -1163,6 +1192,7 @@ main (int argc, char *argv[])
   g_test_add_func ("/workflow/save-names", test_save_names);
   g_test_add_func ("/workflow/zoom", test_zoom);
   g_test_add_func ("/workflow/caption-notices", test_caption_notices);
+  g_test_add_func ("/workflow/undo-budget", test_undo_budget);
   status = g_test_run ();
 
   g_clear_object (&app);
