@@ -300,7 +300,8 @@ on_paste_ready (GObject *source, GAsyncResult *res, gpointer user_data)
       return;
     }
   /* straight to 8-bit RGB over white (as opened files are flattened), with
-   * no PNG round trip: the download is premultiplied B, G, R, A */
+   * no PNG round trip: the download is premultiplied, so over white each
+   * channel is its value plus 255 - alpha */
   if (!(bgra = g_try_malloc ((gsize) w * h * 4))
       || !(rgb = gdk_pixbuf_new (GDK_COLORSPACE_RGB, FALSE, 8, w, h)))
     {
@@ -317,11 +318,17 @@ on_paste_ready (GObject *source, GAsyncResult *res, gpointer user_data)
         {
           const guint8 *p = bgra + ((gsize) y * w + x) * 4;
           guint8 *q = out + (gsize) y * stride + (gsize) x * 3;
-          int white = 255 - p[3];
+          /* GDK_MEMORY_DEFAULT: B, G, R, A in memory on little-endian
+           * machines, A, R, G, B on big-endian ones */
+#if G_BYTE_ORDER == G_LITTLE_ENDIAN
+          int r = p[2], g = p[1], b = p[0], white = 255 - p[3];
+#else
+          int r = p[1], g = p[2], b = p[3], white = 255 - p[0];
+#endif
 
-          q[0] = (guint8) MIN (255, p[2] + white);
-          q[1] = (guint8) MIN (255, p[1] + white);
-          q[2] = (guint8) MIN (255, p[0] + white);
+          q[0] = (guint8) MIN (255, r + white);
+          q[1] = (guint8) MIN (255, g + white);
+          q[2] = (guint8) MIN (255, b + white);
         }
   }
   /* like opening a file: a new unsaved image, asking first when that would

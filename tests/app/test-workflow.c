@@ -46,6 +46,7 @@
 #include <dlfcn.h>
 #include <gdk/x11/gdkx.h>
 #include <glib/gstdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "studio-application.h"
@@ -810,6 +811,27 @@ test_replace (void)
     g_assert_true (win->image == kept);
     err = g_action_group_get_action_state (g, "last-error");
     g_assert_nonnull (strstr (g_variant_get_string (err, NULL), "too large"));
+  }
+
+  /* transparency is flattened over white, as for an opened file */
+  {
+    const guint8 rgba[8] = { 255, 0, 0, 128, 0, 0, 255, 0 };
+    g_autoptr (GBytes) bytes = g_bytes_new (rgba, sizeof rgba);
+    g_autoptr (GdkTexture) seethrough =
+      gdk_memory_texture_new (2, 1, GDK_MEMORY_R8G8B8A8, bytes, 8);
+    const guint8 *px;
+
+    gdk_clipboard_set_texture (gtk_widget_get_clipboard (GTK_WIDGET (win)), seethrough);
+    paste_and_wait (win);
+    answer (find_dialog (win), "discard"); /* the pasted image before is unsaved */
+    g_assert_cmpint (gdk_pixbuf_get_width (win->image), ==, 2);
+    px = gdk_pixbuf_read_pixels (win->image);
+    g_assert_cmpint (px[0], ==, 255);
+    g_assert_cmpint (abs (px[1] - 127), <=, 1);
+    g_assert_cmpint (abs (px[2] - 127), <=, 1);
+    g_assert_cmpint (px[3], ==, 255);
+    g_assert_cmpint (px[4], ==, 255);
+    g_assert_cmpint (px[5], ==, 255);
   }
 
   /* while a job runs, neither open nor paste is possible */
