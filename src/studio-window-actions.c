@@ -63,11 +63,18 @@ studio_window_sync_sensitivity (StudioWindow *self)
     enable (self, image_jobs[i], !busy && model && image);
   enable (self, "generate", !busy && model);
   enable (self, "primary", !busy && model);
-  adw_split_button_set_label (self->primary_button, image ? _ ("_Inpaint") : _ ("_Generate"));
-  gtk_widget_set_tooltip_text (
-    GTK_WIDGET (self->primary_button),
-    image ? _ ("Regenerate the painted region from the caption (Ctrl+Return)")
-          : _ ("Generate an image from the caption (Ctrl+Return)"));
+  /* the main button names what Ctrl+Return does (only when that changes:
+   * this runs after every stroke) */
+  if (g_strcmp0 (adw_split_button_get_label (self->primary_button),
+                 image ? _ ("_Inpaint") : _ ("_Generate"))
+      != 0)
+    {
+      adw_split_button_set_label (self->primary_button, image ? _ ("_Inpaint") : _ ("_Generate"));
+      gtk_widget_set_tooltip_text (
+        GTK_WIDGET (self->primary_button),
+        image ? _ ("Regenerate the painted region from the caption (Ctrl+Return)")
+              : _ ("Generate an image from the caption (Ctrl+Return)"));
+    }
   enable (self, "joint", !busy && model);
   enable (self, "cancel", busy);
   for (gsize i = 0; i < G_N_ELEMENTS (mask_ops); i++)
