@@ -1102,6 +1102,12 @@ on_drop (GtkDropTarget *target, const GValue *value, double x, double y, StudioW
   /* the first file only; a drop that could not be opened is refused, so
    * the source does not delete a moved file */
   opened = file && studio_window_open_file (self, file);
+  if (opened && files && files->next)
+    {
+      g_autofree char *msg =
+        g_strdup_printf (_ ("Opened the first of the %u dropped files"), g_slist_length (files));
+      studio_window_error (self, msg);
+    }
   g_slist_free (files);
   return opened;
 }

@@ -580,6 +580,10 @@ test_drop (void)
   g_assert_cmpint (gdk_pixbuf_get_width (win->image), ==, 30);
   g_assert_cmpstr (win->image_path, ==, first);
   g_assert_true (g_action_group_get_action_enabled (G_ACTION_GROUP (win), "inpaint"));
+  {
+    g_autoptr (GVariant) err = g_action_group_get_action_state (G_ACTION_GROUP (win), "last-error");
+    g_assert_nonnull (strstr (g_variant_get_string (err, NULL), "first of the 2 dropped files"));
+  }
 
   /* a single GFile */
   g_value_init (&value, G_TYPE_FILE);
