@@ -136,12 +136,20 @@ studio_file_flatten (GdkPixbuf *pixbuf, GError **error)
   return rgb;
 }
 
-GdkPixbuf *
-studio_file_load_image (const char *path, GError **error)
+gboolean
+studio_file_has_transparency (GdkPixbuf *pixbuf)
 {
-  g_autoptr (GdkPixbuf) pixbuf = studio_file_load_pixbuf (path, error);
+  int w = gdk_pixbuf_get_width (pixbuf), h = gdk_pixbuf_get_height (pixbuf);
+  int stride = gdk_pixbuf_get_rowstride (pixbuf), n = gdk_pixbuf_get_n_channels (pixbuf);
+  const guint8 *px = gdk_pixbuf_read_pixels (pixbuf);
 
-  return pixbuf ? studio_file_flatten (pixbuf, error) : NULL;
+  if (!gdk_pixbuf_get_has_alpha (pixbuf))
+    return FALSE;
+  for (int y = 0; y < h; y++)
+    for (int x = 0; x < w; x++)
+      if (px[(gsize) y * stride + (gsize) x * n + n - 1] != 255)
+        return TRUE;
+  return FALSE;
 }
 
 static gboolean

@@ -15,8 +15,9 @@ G_BEGIN_DECLS
  * `what` names it in the message (a file name, or "The clipboard image"). */
 gboolean studio_file_check_size (const char *what, int width, int height, GError **error);
 GdkPixbuf *studio_file_load_pixbuf (const char *path, GError **error);
-GdkPixbuf *studio_file_load_image (const char *path, GError **error);
 GdkPixbuf *studio_file_flatten (GdkPixbuf *pixbuf, GError **error);
+/* Whether any pixel is not fully opaque (what flattening changes). */
+gboolean studio_file_has_transparency (GdkPixbuf *pixbuf);
 gboolean studio_file_save_pixbuf (GdkPixbuf *pixbuf, const char *path, const char *const *keys,
                                   const char *const *values, GError **error);
 

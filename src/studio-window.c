@@ -36,23 +36,25 @@ snapshot_free (gpointer data)
 /* Toast titles are Pango markup in libadwaita 1.2 (no switch until 1.4): a
  * message with "&" or "<" (a file "Tom & Jerry.png") would show an empty
  * toast unless escaped. Invalid UTF-8 (a name from an old USB stick) is
- * made valid first. */
+ * made valid first. The last-error observer holds the text of the last
+ * toast (ux.md), so tests see notices too. */
 void
 studio_window_toast (StudioWindow *self, const char *message)
 {
   g_autofree char *valid = g_utf8_make_valid (message, -1);
   g_autofree char *markup = g_markup_escape_text (valid, -1);
 
+  studio_window_set_observer (self, "last-error", g_variant_new_string (valid));
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (markup));
 }
 
+/* A problem: a toast, and a line in the log. */
 void
 studio_window_error (StudioWindow *self, const char *message)
 {
   g_autofree char *valid = g_utf8_make_valid (message, -1);
 
   g_message ("%s", valid);
-  studio_window_set_observer (self, "last-error", g_variant_new_string (valid));
   studio_window_toast (self, valid);
 }
 
@@ -214,7 +216,9 @@ gboolean
 studio_window_open_path (StudioWindow *self, const char *path)
 {
   g_autoptr (GError) error = NULL;
+  g_autoptr (GdkPixbuf) decoded = NULL;
   g_autoptr (GdkPixbuf) image = NULL;
+  gboolean at_risk;
 
   if (self->cancellable)
     {
@@ -222,12 +226,21 @@ studio_window_open_path (StudioWindow *self, const char *path)
       return FALSE;
     }
   /* read first: a file that cannot be opened asks nothing and loses nothing */
-  if (!(image = studio_file_load_image (path, &error)))
+  if (!(decoded = studio_file_load_pixbuf (path, &error))
+      || !(image = studio_file_flatten (decoded, &error)))
     {
       studio_window_error (self, error->message);
       return FALSE;
     }
-  return studio_window_replace_image (self, image, path);
+  at_risk = has_work_at_risk (self); /* then it waits for the user's answer */
+  if (!studio_window_replace_image (self, image, path))
+    return FALSE;
+  /* the model sees (and a save writes) the image over white: say so once,
+   * rather than let a cut-out icon lose its transparency unnoticed */
+  if (!at_risk && studio_file_has_transparency (decoded))
+    studio_window_toast (self, _ ("This image has transparent parts: they are shown, edited and "
+                                  "saved over white"));
+  return TRUE;
 }
 
 gboolean

@@ -593,6 +593,22 @@ test_drop (void)
   g_assert_cmpint (gdk_pixbuf_get_width (win->image), ==, 26);
   g_assert_cmpstr (win->image_path, ==, second);
 
+  /* an image with transparent parts: opened over white, and said so */
+  {
+    g_autoptr (GdkPixbuf) cut = gdk_pixbuf_new (GDK_COLORSPACE_RGB, TRUE, 8, 8, 8);
+    g_autofree char *path = g_build_filename (tmpdir, "cut-out.png", NULL);
+    g_autoptr (GVariant) err = NULL;
+
+    gdk_pixbuf_fill (cut, 0xff000000); /* red, fully transparent */
+    g_assert_true (gdk_pixbuf_save (cut, path, "png", NULL, NULL));
+    g_action_group_activate_action (G_ACTION_GROUP (win), "open", g_variant_new_string (path));
+    err = g_action_group_get_action_state (G_ACTION_GROUP (win), "last-error");
+    g_assert_nonnull (strstr (g_variant_get_string (err, NULL), "transparent parts"));
+    g_assert_cmpint (gdk_pixbuf_read_pixels (win->image)[0], ==, 255);
+    g_assert_cmpint (gdk_pixbuf_read_pixels (win->image)[1], ==, 255); /* white, not red */
+    g_action_group_activate_action (G_ACTION_GROUP (win), "open", g_variant_new_string (second));
+  }
+
   /* something that is not an image: refused, the image stays */
   g_assert_true (g_file_set_contents (text, "hello", -1, NULL));
   g_value_init (&value, G_TYPE_FILE);
