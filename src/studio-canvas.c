@@ -4,9 +4,10 @@
  * Ctrl+wheel around the pointer or the window's zoom keys; panned by
  * scrolling, or dragging with the middle button), the mask
  * drawn over it as a tinted texture, and a round brush outline under the
- * pointer. Mouse, touch and pens all paint through one GtkGestureDrag; a
- * pen's pressure (read from each event) scales the brush and its eraser end
- * erases. Consecutive pointer positions are joined by capsules in the mask,
+ * pointer. Mouse and touch paint through GtkGestureDrag; pens through
+ * GtkGestureStylus, where pressure scales the brush and the eraser end
+ * erases (the drag gesture, which sees the pen's presses too, leaves them
+ * to it, so a pen stroke is begun once). Consecutive pointer positions are joined by capsules in the mask,
  * so a fast stroke stays continuous. Holding Alt erases temporarily.
  *
  * Signals: "stroke-begin" before a stroke changes the mask (the window
@@ -43,6 +44,7 @@ struct _StudioCanvas {
   /* the stroke in progress, in image coordinates */
   gboolean stroking;
   gboolean stroke_erase;
+  gboolean drag_is_pen; /* the drag gesture saw a pen: the stylus gesture paints */
   double last_x, last_y;
   double drag_start_x, drag_start_y;
   double pan_start_x, pan_start_y;
@@ -196,21 +198,13 @@ begin_stroke (StudioCanvas *self, double wx, double wy, gboolean erase)
   stroke_to (self, wx, wy);
 }
 
-/* A pen's pressure (into self->pressure; 0 for a mouse: full size) and
- * whether its eraser end is down, from the event in progress. Pens reach
- * the drag gesture like a mouse, with these extra axes; one gesture for
- * both keeps a stroke from being begun twice. */
+/* Whether the event in progress comes from a pen (it has a device tool). */
 static gboolean
-read_pen (GtkGesture *gesture, StudioCanvas *self)
+event_is_pen (GtkGesture *gesture)
 {
   GdkEvent *event = gtk_event_controller_get_current_event (GTK_EVENT_CONTROLLER (gesture));
-  GdkDeviceTool *tool = event ? gdk_event_get_device_tool (event) : NULL;
-  double pressure;
 
-  self->pressure = tool && gdk_event_get_axis (event, GDK_AXIS_PRESSURE, &pressure)
-                     ? CLAMP (pressure, 0.05, 1.0)
-                     : 0;
-  return tool && gdk_device_tool_get_tool_type (tool) == GDK_DEVICE_TOOL_TYPE_ERASER;
+  return event && gdk_event_get_device_tool (event) != NULL;
 }
 
 static void
@@ -219,7 +213,6 @@ on_drag_begin (GtkGestureDrag *gesture, double x, double y, StudioCanvas *self)
   guint button = gtk_gesture_single_get_current_button (GTK_GESTURE_SINGLE (gesture));
   GdkModifierType mods =
     gtk_event_controller_get_current_event_state (GTK_EVENT_CONTROLLER (gesture));
-  gboolean eraser_end;
 
   self->drag_start_x = x;
   self->drag_start_y = y;
@@ -229,11 +222,17 @@ on_drag_begin (GtkGestureDrag *gesture, double x, double y, StudioCanvas *self)
       self->pan_start_y = self->pan_y;
       return;
     }
-  eraser_end = read_pen (GTK_GESTURE (gesture), self);
+  /* a pen's press reaches this gesture too: GtkGestureStylus paints it,
+   * with its pressure (beginning it here as well made two undo steps, and
+   * the stylus claiming the press then ended the stroke after one dab) */
+  self->drag_is_pen = event_is_pen (GTK_GESTURE (gesture));
+  if (self->drag_is_pen)
+    return;
+  self->pressure = 0;
   /* the canvas takes the keyboard from the caption box, so B, E, [ and ]
    * are tool keys again once one paints */
   gtk_widget_grab_focus (GTK_WIDGET (self));
-  begin_stroke (self, x, y, self->erasing || (mods & GDK_ALT_MASK) || eraser_end);
+  begin_stroke (self, x, y, self->erasing || (mods & GDK_ALT_MASK));
 }
 
 static void
@@ -249,11 +248,8 @@ on_drag_update (GtkGestureDrag *gesture, double dx, double dy, StudioCanvas *sel
       self->pan_x = self->pan_start_x + dx;
       self->pan_y = self->pan_start_y + dy;
     }
-  else if (self->stroking)
-    {
-      read_pen (GTK_GESTURE (gesture), self);
-      stroke_to (self, x, y);
-    }
+  else if (self->stroking && !self->drag_is_pen)
+    stroke_to (self, x, y);
   self->pointer_x = x;
   self->pointer_y = y;
   gtk_widget_queue_draw (GTK_WIDGET (self));
@@ -261,6 +257,47 @@ on_drag_update (GtkGestureDrag *gesture, double dx, double dy, StudioCanvas *sel
 
 static void
 on_drag_end (GtkGestureDrag *gesture, double dx, double dy, StudioCanvas *self)
+{
+  /* a pen's stroke ends with the stylus gesture's "up" */
+  if (self->drag_is_pen)
+    {
+      self->drag_is_pen = FALSE;
+      return;
+    }
+  self->stroking = FALSE;
+}
+
+static void
+on_stylus_down (GtkGestureStylus *gesture, double x, double y, StudioCanvas *self)
+{
+  GdkDeviceTool *tool = gtk_gesture_stylus_get_device_tool (gesture);
+  double pressure = 1.0;
+
+  gtk_gesture_stylus_get_axis (gesture, GDK_AXIS_PRESSURE, &pressure);
+  self->pressure = CLAMP (pressure, 0.05, 1.0);
+  gtk_widget_grab_focus (GTK_WIDGET (self));
+  begin_stroke (self, x, y,
+                self->erasing
+                  || (tool && gdk_device_tool_get_tool_type (tool) == GDK_DEVICE_TOOL_TYPE_ERASER));
+}
+
+static void
+on_stylus_motion (GtkGestureStylus *gesture, double x, double y, StudioCanvas *self)
+{
+  double pressure = 1.0;
+
+  if (!self->stroking)
+    return;
+  gtk_gesture_stylus_get_axis (gesture, GDK_AXIS_PRESSURE, &pressure);
+  self->pressure = CLAMP (pressure, 0.05, 1.0);
+  stroke_to (self, x, y);
+  self->pointer_x = x;
+  self->pointer_y = y;
+  gtk_widget_queue_draw (GTK_WIDGET (self));
+}
+
+static void
+on_stylus_up (GtkGestureStylus *gesture, double x, double y, StudioCanvas *self)
 {
   self->stroking = FALSE;
   self->pressure = 0;
@@ -367,6 +404,7 @@ static void
 studio_canvas_init (StudioCanvas *self)
 {
   GtkGesture *drag = gtk_gesture_drag_new ();
+  GtkGesture *stylus = gtk_gesture_stylus_new ();
   GtkEventController *motion = gtk_event_controller_motion_new ();
   GtkEventController *scroll =
     gtk_event_controller_scroll_new (GTK_EVENT_CONTROLLER_SCROLL_BOTH_AXES);
@@ -381,6 +419,11 @@ studio_canvas_init (StudioCanvas *self)
   g_signal_connect (drag, "drag-update", G_CALLBACK (on_drag_update), self);
   g_signal_connect (drag, "drag-end", G_CALLBACK (on_drag_end), self);
   gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (drag));
+
+  g_signal_connect (stylus, "down", G_CALLBACK (on_stylus_down), self);
+  g_signal_connect (stylus, "motion", G_CALLBACK (on_stylus_motion), self);
+  g_signal_connect (stylus, "up", G_CALLBACK (on_stylus_up), self);
+  gtk_widget_add_controller (GTK_WIDGET (self), GTK_EVENT_CONTROLLER (stylus));
 
   g_signal_connect (motion, "motion", G_CALLBACK (on_motion), self);
   g_signal_connect (motion, "leave", G_CALLBACK (on_leave), self);
