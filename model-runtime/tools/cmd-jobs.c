@@ -196,9 +196,10 @@ job_entries (job_run *r)
     ADD ("mask", 0, 0, G_OPTION_ARG_FILENAME, &r->mask_path,
          "Region to edit (default: the whole image)", "MASK.png");
   if (k == JOB_INFILL)
-    ADD ("prompt", 'p', 0, G_OPTION_ARG_STRING, &r->prompt, "Text with one [MASK] to fill", "TEXT");
+    ADD ("prompt", 'p', 0, G_OPTION_ARG_FILENAME, &r->prompt, "Text with one [MASK] to fill",
+         "TEXT");
   else if (k != JOB_CAPTION && k != JOB_JOINT)
-    ADD ("prompt", 'p', 0, G_OPTION_ARG_STRING, &r->prompt, "What the image shows", "TEXT");
+    ADD ("prompt", 'p', 0, G_OPTION_ARG_FILENAME, &r->prompt, "What the image shows", "TEXT");
   if (k == JOB_EDIT)
     ADD ("strength", 0, 0, G_OPTION_ARG_STRING, &r->strength_arg,
          "Fraction of the region's codes regenerated, in (0, 1]", "S");
@@ -357,6 +358,14 @@ check_options (job_run *r, int argc, char **argv)
                            "whole image)");
   if (k != JOB_CAPTION && k != JOB_JOINT && !r->prompt)
     return usage_error (r, "-p TEXT is required");
+  /* -p is taken as bytes (G_OPTION_ARG_FILENAME): as a string, GOption
+   * converts it from the locale's charset, which refuses UTF-8 under the C
+   * locale of containers and cron; the text must be UTF-8 whatever the locale */
+  const char *bad;
+  if (r->prompt && !g_utf8_validate (r->prompt, -1, &bad))
+    return usage_error (r, "-p: the text is not valid UTF-8 (byte %d)", (int) (bad - r->prompt));
+  if (image_job (k) && r->out_path && !*r->out_path)
+    return usage_error (r, "-o needs a file name");
   if (image_job (k) && !r->out_path)
     return usage_error (r, "-o OUT.png is required");
   if (k == JOB_EDIT && !r->strength_arg)
@@ -525,6 +534,12 @@ check_prompt (job_run *r, const char *text, const char *what)
              "magvlt %s: warning: %s has characters outside the model's vocabulary; it is read "
              "without its non-ASCII characters (as the official code does)\n",
              r->cmd, what);
+  if (tr.n_tokens == 0)
+    fprintf (stderr,
+             "magvlt %s: warning: %s gives the model no words (it is empty, or only characters "
+             "outside its vocabulary): the result follows no text (`magvlt joint` makes an image "
+             "from nothing on purpose)\n",
+             r->cmd, what);
   return TRUE;
 }
 
@@ -587,11 +602,32 @@ read_mask (job_run *r, const rgb_image *img)
   return mask;
 }
 
-/* Refuses an output path whose folder is missing before the job runs. */
+/* Whether two paths name one existing file. */
 static gboolean
+same_file (const char *a, const char *b)
+{
+  GStatBuf sa, sb;
+  return a && b && g_stat (a, &sa) == 0 && g_stat (b, &sb) == 0 && sa.st_dev == sb.st_dev
+         && sa.st_ino == sb.st_ino;
+}
+
+/* Refuses, before the job runs, an output that could not be written (its
+ * folder missing, a folder in its place), one that is not a PNG name (the
+ * file would be PNG whatever its name says), and one that is an input or
+ * the mask (overwriting it would lose it). An exit status, or -1. */
+static int
 check_output (job_run *r)
 {
   int n = r->sp.n_candidates;
+  g_autofree char *base = g_path_get_basename (r->out_path);
+  const char *dot = strrchr (base, '.');
+
+  if (dot && dot != base && g_ascii_strcasecmp (dot, ".png") != 0)
+    {
+      fprintf (stderr, "magvlt %s: %s: the output is a PNG image; give it a .png name\n", r->cmd,
+               r->out_path);
+      return CLI_EXIT_USAGE;
+    }
   for (int rank = 1; rank <= n; rank++)
     {
       g_autofree char *path = cli_jobs_output_path (r->out_path, rank);
@@ -599,16 +635,28 @@ check_output (job_run *r)
       if (g_file_test (path, G_FILE_TEST_IS_DIR))
         {
           fprintf (stderr, "magvlt %s: cannot write %s: it is a folder\n", r->cmd, path);
-          return FALSE;
+          return CLI_EXIT_FAILED;
         }
       if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
         {
           fprintf (stderr, "magvlt %s: cannot write %s: the folder %s does not exist\n", r->cmd,
                    path, dir);
-          return FALSE;
+          return CLI_EXIT_FAILED;
+        }
+      for (int i = 0; r->inputs && r->inputs[i]; i++)
+        if (same_file (path, r->inputs[i]))
+          {
+            fprintf (stderr, "magvlt %s: %s is the input image; refusing to overwrite it\n", r->cmd,
+                     path);
+            return CLI_EXIT_USAGE;
+          }
+      if (same_file (path, r->mask_path))
+        {
+          fprintf (stderr, "magvlt %s: %s is the mask; refusing to overwrite it\n", r->cmd, path);
+          return CLI_EXIT_USAGE;
         }
     }
-  return TRUE;
+  return -1;
 }
 
 static gboolean
@@ -680,8 +728,8 @@ run_image_job (job_run *r)
   g_autoptr (GError) error = NULL;
   const char *input = r->inputs ? r->inputs[0] : NULL;
 
-  if (!check_output (r))
-    return CLI_EXIT_FAILED;
+  if ((rc = check_output (r)) >= 0)
+    return rc;
   if (input && !read_rgb (input, &img, &error))
     {
       fprintf (stderr, "magvlt %s: %s\n", r->cmd, error->message);

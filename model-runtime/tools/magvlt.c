@@ -2,6 +2,7 @@
  * SPDX-License-Identifier: MIT */
 #include "magvlt-cli.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <stdio.h>
 #include <string.h>
@@ -94,6 +95,9 @@ int
 main (int argc, char **argv)
 {
   setlocale (LC_ALL, "");
+  /* numbers in JSON and in PNG text chunks are written with a '.', whatever
+   * the user's locale ("1,5" made `bench --json` invalid under de_DE) */
+  setlocale (LC_NUMERIC, "C");
   if (argc < 2 || strcmp (argv[1], "--help") == 0 || strcmp (argv[1], "-h") == 0)
     {
       usage (argc < 2 ? stderr : stdout);
@@ -107,7 +111,19 @@ main (int argc, char **argv)
     }
   for (size_t i = 0; i < G_N_ELEMENTS (commands); i++)
     if (strcmp (argv[1], commands[i].name) == 0)
-      return commands[i].run (argc - 1, argv + 1);
+      {
+        int rc = commands[i].run (argc - 1, argv + 1);
+        /* results on stdout that could not be written (a full disk, a closed
+         * pipe) are a failure, not a success with nothing in the file */
+        if (fflush (stdout) != 0 || ferror (stdout))
+          {
+            fprintf (stderr, "magvlt %s: cannot write the output: %s\n", argv[1],
+                     g_strerror (errno));
+            if (rc == CLI_EXIT_OK)
+              rc = CLI_EXIT_FAILED;
+          }
+        return rc;
+      }
   fprintf (stderr, "magvlt: unknown command '%s'\n\n", argv[1]);
   usage (stderr);
   return CLI_EXIT_USAGE;

@@ -468,8 +468,46 @@ check_run("prompt of only emoji", ["generate", *M, "-p", "\U0001F600\U0001F431",
           0, want_err="outside the model's vocabulary")
 rc = subprocess.run([magvlt, "generate", *M, "-p", b"a \xff\xfe cat", "-o", "bad-utf8.png"], capture_output=True,
                     timeout=120, cwd=tmp)
-check("prompt with invalid UTF-8: a usage error", rc.returncode == 2 and b"Invalid byte sequence" in rc.stderr,
-      f"exit {rc.returncode}; {rc.stderr[:300]!r}")
+check("prompt with invalid UTF-8: a usage error naming -p", rc.returncode == 2
+      and b"-p: the text is not valid UTF-8 (byte 2)" in rc.stderr, f"exit {rc.returncode}; {rc.stderr[:300]!r}")
+# UTF-8 prompts under the C locale (containers, cron): -p is read as bytes, not converted
+check_run("UTF-8 prompt under LC_ALL=C", ["generate", *M, "-p", "caf\u00e9 au lait", "-o", "c-locale.png", "--seed", "1"],
+          0, env=dict(os.environ, LC_ALL="C"))
+check_run("empty prompt: a warning that the image follows no text",
+          ["generate", *M, "-p", "   ", "-o", "blank-p.png", "--seed", "1"], 0, want_err="gives the model no words")
+# outputs that would lose something, or lie about their format, are refused before the job
+write_png("keep-in.png", W, H, 3, photo)
+write_png("keep-mask.png", W, H, 1, [255 if 4 <= x < 12 else 0 for y in range(H) for x in range(W)])
+before = (open(path("keep-in.png"), "rb").read(), open(path("keep-mask.png"), "rb").read())
+check_run("-o onto the mask: refused", ["inpaint", *M, "-i", "keep-in.png", "--mask", "keep-mask.png", "-p", "x",
+                                        "-o", "keep-mask.png"], 2, want_err="is the mask; refusing to overwrite it")
+check_run("-o onto the input image: refused", ["edit", *M, "-i", "keep-in.png", "-p", "x", "--strength", "0.5",
+                                               "-o", "keep-in.png"], 2, want_err="is the input image")
+write_png("keep-2.png", W, H, 3, photo)
+check_run("-o whose second candidate (OUT-2.png) is the input: refused",
+          ["edit", *M, "-i", "keep-2.png", "-p", "x", "--strength", "0.5", "-o", "keep.png", "--candidates", "2"],
+          2, want_err="keep-2.png is the input image")
+check("the input and the mask are untouched",
+      (open(path("keep-in.png"), "rb").read(), open(path("keep-mask.png"), "rb").read()) == before)
+check_run("-o with another format's extension: refused", ["generate", *M, "-p", "x", "-o", "out.jpg"], 2,
+          want_err="give it a .png name")
+check("... and nothing written", not os.path.exists(path("out.jpg")))
+check_run("-o with an empty name: refused", ["generate", *M, "-p", "x", "-o", ""], 2, want_err="-o needs a file name")
+# numbers in PNG text chunks do not follow the locale's decimal comma
+de = [l for l in subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.split()
+      if l.lower().startswith("de_de.utf")]
+if de:
+    check_run("generate under a German locale", ["generate", *M, "-p", "x", "-o", "de.png", "--seed", "1",
+                                                 "--temperature", "1.5"], 0, env=dict(os.environ, LC_ALL=de[0]))
+    params = png_info(path("de.png"))[4].get("parameters", "")
+    check(f"PNG parameters use a decimal point under {de[0]} ({params[:80]!r})", "1.5" in params and "1,5" not in params)
+else:
+    print("skip: no German locale installed for the decimal-comma check")
+# results on stdout that cannot be written are a failure
+with open("/dev/full", "w") as full:
+    p = subprocess.run([magvlt, "info", "-m", model], stdout=full, stderr=subprocess.PIPE, cwd=tmp)
+check("stdout on a full disk: exit 1 with a message", p.returncode == 1 and b"cannot write the output" in p.stderr,
+      f"exit {p.returncode}; {p.stderr[:200]!r}")
 check_run("--steps 10000", ["generate", *M, "-p", "x", "-o", "x.png", "--steps", "10000"], 2,
           want_err="--steps must be 1..1000")
 check_run("--threads 1000 works", ["generate", *M, "-p", "x", "-o", "t1000.png", "--threads", "1000", "--seed", "1"], 0)
