@@ -105,6 +105,8 @@ cli_convert (int argc, char **argv)
     { "threads", 't', 0, G_OPTION_ARG_INT, &threads, "threads for the palette (default: cores)",
       "N" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out, "the model file to write", "OUT.gguf" },
+    /* the other commands spell it --out: both work everywhere */
+    { "out", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &out, NULL, NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "only warnings and errors", NULL },
     { NULL },
   };

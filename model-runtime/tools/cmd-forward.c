@@ -113,6 +113,7 @@ cli_forward (int argc, char **argv)
       "CASES.json" },
     { "case", 0, 0, G_OPTION_ARG_STRING, &case_name, "Run only this case", "NAME" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_dir, "Output folder (created if missing)", "DIR" },
+    { "output", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &out_dir, NULL, NULL },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Threads (default: physical cores)", "N" },
     { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat, "Run each case N times and report the median",
       "N" },

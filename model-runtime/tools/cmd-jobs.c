@@ -204,7 +204,11 @@ job_entries (job_run *r)
     ADD ("strength", 0, 0, G_OPTION_ARG_STRING, &r->strength_arg,
          "Fraction of the region's codes regenerated, in (0, 1]", "S");
   if (image_job (k))
-    ADD ("out", 'o', 0, G_OPTION_ARG_FILENAME, &r->out_path, "Output image (PNG)", "OUT.png");
+    {
+      ADD ("out", 'o', 0, G_OPTION_ARG_FILENAME, &r->out_path, "Output image (PNG)", "OUT.png");
+      /* `convert` spells it --output: both work everywhere */
+      ADD ("output", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &r->out_path, NULL, NULL);
+    }
   if (k == JOB_INPAINT || k == JOB_EDIT)
     {
       ADD ("padding", 0, 0, G_OPTION_ARG_STRING, &r->padding_arg,

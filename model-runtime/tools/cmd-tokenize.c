@@ -118,7 +118,7 @@ cli_tokenize (int argc, char **argv)
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object (see below)", NULL },
     { NULL },
   };
-  if (!cli_parse ("tokenize", "TEXT — print the text ids a MAGVLT model sees for TEXT.",
+  if (!cli_parse ("tokenize", "TEXT — Print the text ids a MAGVLT model sees for TEXT.",
                   tokenize_description, entries, &argc, &argv))
     return CLI_EXIT_USAGE;
   drop_separator (&argc, argv);
@@ -210,7 +210,7 @@ cli_detokenize (int argc, char **argv)
       NULL },
     { NULL },
   };
-  if (!cli_parse ("detokenize", "IDS... — print the text of text token ids.",
+  if (!cli_parse ("detokenize", "IDS… — Print the text of text token ids.",
                   detokenize_description, entries, &argc, &argv))
     return CLI_EXIT_USAGE;
   drop_separator (&argc, argv);

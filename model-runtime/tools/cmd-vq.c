@@ -476,6 +476,7 @@ vq_decode (int argc, char **argv)
     { "codes", 0, 0, G_OPTION_ARG_FILENAME, &codes_path, "Code grid (JSON, see below)",
       "CODES.json" },
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, "Output image (PNG)", "OUT.png" },
+    { "output", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &out_path, NULL, NULL },
     { "raw", 0, 0, G_OPTION_ARG_FILENAME, &raw_path,
       "Also save the decoder's float output [3, R, R]", "OUT.npy" },
     { "threads", 't', 0, G_OPTION_ARG_INT, &n_threads, "Threads (default: physical cores)", "N" },

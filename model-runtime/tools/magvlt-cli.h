@@ -26,7 +26,9 @@ int cli_edit (int argc, char **argv);
 int cli_infill (int argc, char **argv);
 int cli_joint (int argc, char **argv);
 
-/* Parses argv with entries; prints the error and returns FALSE on failure. */
+/* Parses argv with entries; prints the error and returns FALSE on failure.
+ * A summary "ARGS — Does this." puts ARGS in the usage line
+ * ("magvlt tokenize [OPTION…] TEXT") and shows "Does this." below it. */
 gboolean cli_parse (const char *command, const char *summary, const char *description,
                     const GOptionEntry *entries, int *argc, char ***argv);
 

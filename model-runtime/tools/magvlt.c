@@ -41,10 +41,13 @@ cli_parse (const char *command, const char *summary, const char *description,
            const GOptionEntry *entries, int *argc, char ***argv)
 {
   g_autofree char *prgname = g_strdup_printf ("magvlt %s", command);
-  g_autoptr (GOptionContext) oc = g_option_context_new (NULL);
+  /* "TEXT — what it does": TEXT goes into the usage line after [OPTION…] */
+  const char *dash = strstr (summary, " — ");
+  g_autofree char *params = dash ? g_strndup (summary, (gsize) (dash - summary)) : NULL;
+  g_autoptr (GOptionContext) oc = g_option_context_new (params);
   g_autoptr (GError) error = NULL;
 
-  g_option_context_set_summary (oc, summary);
+  g_option_context_set_summary (oc, dash ? dash + strlen (" — ") : summary);
   if (description)
     g_option_context_set_description (oc, description);
   g_option_context_add_main_entries (oc, entries, NULL);
@@ -58,15 +61,26 @@ cli_parse (const char *command, const char *summary, const char *description,
   return TRUE;
 }
 
+/* The library's messages while loading: warnings as they come, errors not
+ * (cli_load_model reports the one that failed the load, once). */
+static void
+on_load_log (magvlt_log_level level, const char *message, void *user_data)
+{
+  if (level == MAGVLT_LOG_WARN)
+    fprintf (stderr, "%s: warning: %s\n", g_get_prgname (), message);
+}
+
 magvlt_model *
 cli_load_model (const char *path)
 {
   magvlt_model *model = NULL;
-  magvlt_status st = magvlt_model_load (path, NULL, &model);
+  magvlt_model_params mp = magvlt_model_default_params ();
+  mp.log_callback = on_load_log;
+  magvlt_status st = magvlt_model_load (path, &mp, &model);
   if (st != MAGVLT_OK)
     {
-      fprintf (stderr, "magvlt: cannot load the model (%s): %s\n", magvlt_status_str (st),
-               magvlt_last_error ());
+      /* g_get_prgname (): "magvlt COMMAND", set by cli_parse */
+      fprintf (stderr, "%s: cannot load the model: %s\n", g_get_prgname (), magvlt_last_error ());
       return NULL;
     }
   return model;

@@ -18,6 +18,7 @@ check "missing input file" 1 "cannot open" -- "$magvlt" convert --vqgan "$tmp/no
 check "output folder missing" 1 "cannot create the output" -- "$magvlt" convert --vqgan "$vq" --config "$cfg" -o "$tmp/no/such/dir/x.gguf"
 check "a bad merges file for this model" 1 "fewer than the 514 fixed entries" -- "$magvlt" convert --ckpt "$ckpt" --config "$cfg" --bpe "$cfg" -o "$tmp/x.gguf"
 check "bf16 conversion" 0 "wrote" -- "$magvlt" convert --ckpt "$ckpt" --vqgan "$vq" --config "$cfg" --type bf16 --no-palette -o "$tmp/bf16.gguf"
+check "--out is --output's other name (as in the job commands)" 0 "wrote" -- "$magvlt" convert --vqgan "$vq" --config "$cfg" --no-palette --out "$tmp/out-alias.gguf"
 check "info: bf16 weights" 0 "weights:        bf16" -- "$magvlt" info -m "$tmp/bf16.gguf"
 check "info: f32 weights" 0 "weights:        f32" -- "$magvlt" info -m "$full"
 # the provenance the converter records, with the SHA-256 of each input as sha256sum computes it

@@ -492,6 +492,9 @@ check("the input and the mask are untouched",
 check_run("-o with another format's extension: refused", ["generate", *M, "-p", "x", "-o", "out.jpg"], 2,
           want_err="give it a .png name")
 check("... and nothing written", not os.path.exists(path("out.jpg")))
+check_run("--output is -o's long name too (as in `magvlt convert`)",
+          ["generate", *M, "-p", "x", "--output", "long-o.png", "--seed", "1"], 0)
+check("... and it wrote the file", os.path.exists(path("long-o.png")))
 check_run("-o with an empty name: refused", ["generate", *M, "-p", "x", "-o", ""], 2, want_err="-o needs a file name")
 # numbers in PNG text chunks do not follow the locale's decimal comma
 de = [l for l in subprocess.run(["locale", "-a"], capture_output=True, text=True).stdout.split()

@@ -19,6 +19,7 @@ check "unknown command" 2 "unknown command 'frobnicate'" -- "$magvlt" frobnicate
 check "info without a model" 2 "give exactly one model" -- "$magvlt" info
 check "forward --help documents the case format" 0 "stage2_cases" -- "$magvlt" forward --help
 check "missing model file" 1 "cannot open" -- "$magvlt" info -m "$tmp/does-not-exist.gguf"
+check "a load error is reported once, naming the command" 0 "" -- sh -c "'$magvlt' info -m '$tmp/does-not-exist.gguf' 2>&1 | grep -c \"^magvlt info: cannot load the model: .*cannot open\" | grep -qx 1 && test \"\$('$magvlt' info -m '$tmp/does-not-exist.gguf' 2>&1 | wc -l)\" -eq 1"
 printf 'not a model' > "$tmp/bad.gguf"
 check "not a GGUF file" 1 "bad magic number" -- "$magvlt" info -m "$tmp/bad.gguf"
 printf '{"stage2_cases": {"a": {"layout": "X2Y"}}}' > "$tmp/bad.json"

@@ -113,6 +113,8 @@ check_run("info names the tokenizer", ["info", "-m", model], 0,
           "tokenizer:      char_bpe, 49408 entries, 48894 merges, end-of-word suffix '</w>', lowercase")
 check_run("info of a model without one", ["info", "-m", bare_model], 0, "tokenizer:      none")
 check_run("tokenize --help documents --json", ["tokenize", "--help"], 0, '"fallback": true|false')
+check_run("tokenize --help shows TEXT in its usage line", ["tokenize", "--help"], 0, "magvlt tokenize [OPTION…] TEXT")
+check_run("detokenize --help shows IDS in its usage line", ["detokenize", "--help"], 0, "magvlt detokenize [OPTION…] IDS…")
 check_run("magvlt --help lists tokenize", ["--help"], 0, "tokenize")
 
 finish()
