@@ -370,6 +370,17 @@ check_options (job_run *r, int argc, char **argv)
     return usage_error (r, "-p: the text is not valid UTF-8 (byte %d)", (int) (bad - r->prompt));
   if (image_job (k) && r->out_path && !*r->out_path)
     return usage_error (r, "-o needs a file name");
+  /* the names the library knows; whether this build has that backend is the
+   * library's to say when the model loads */
+  static const char *const backends[] = { "auto", "openblas", "bf16", "onednn-f32", "onednn-bf16" };
+  gboolean known = !r->backend;
+  for (size_t i = 0; !known && i < G_N_ELEMENTS (backends); i++)
+    known = strcmp (r->backend, backends[i]) == 0;
+  if (!known)
+    return usage_error (r,
+                        "--backend must be auto, openblas, bf16, onednn-f32 or onednn-bf16, "
+                        "not '%s'",
+                        r->backend);
   if (image_job (k) && !r->out_path)
     return usage_error (r, "-o OUT.png is required");
   if (k == JOB_EDIT && !r->strength_arg)
@@ -837,12 +848,12 @@ run_infill (job_run *r)
       fprintf (stderr,
                "magvlt infill: the text has no [MASK]: mark where words are to be generated, "
                "e.g. -p \"a [MASK] on a blue background\"\n");
-      return CLI_EXIT_FAILED;
+      return CLI_EXIT_USAGE;
     }
   if (strstr (mark + 6, "[MASK]"))
     {
       fprintf (stderr, "magvlt infill: the text has more than one [MASK]; give exactly one\n");
-      return CLI_EXIT_FAILED;
+      return CLI_EXIT_USAGE;
     }
   if (!read_rgb (input, &img, &error))
     {

@@ -278,7 +278,7 @@ rc, out, err = check_run("infill --span-length 2 --json", ["infill", *M, "-i", "
 o = (json_lines(out) or [{}])[0]
 check("infill --json fields", o.get("input") == "photo.png" and o.get("text") == "a [MASK] on a blue background"
       and o.get("caption", "").endswith("on a blue background") and o.get("steps") == 12, out)
-check_run("[MASK] missing for infill", ["infill", *M, "-i", "photo.png", "-p", "a dog on a blue background"], 1,
+check_run("[MASK] missing for infill", ["infill", *M, "-i", "photo.png", "-p", "a dog on a blue background"], 2,
           want_err="the text has no [MASK]")
 
 # ---- joint ------------------------------------------------------------------------
@@ -525,8 +525,9 @@ rc, out, err = check_run("--backend openblas --json", ["generate", *M, "-p", "x"
 check("--json names the backend that ran", json.loads(out.splitlines()[-1]).get("backend") == "openblas", out)
 check("... and so does the PNG's parameters text", "backend=openblas" in png_info(path("tb.png"))[4].get(
     "parameters", ""), png_info(path("tb.png"))[4])
-check_run("--backend no-such", ["generate", *M, "-p", "x", "-o", "x.png", "--backend", "no-such"], 1,
-          want_err="unknown backend 'no-such'")
+check_run("--backend no-such: a usage error before the model loads",
+          ["generate", *M, "-p", "x", "-o", "x.png", "--backend", "no-such"], 2,
+          want_err="--backend must be auto, openblas, bf16, onednn-f32 or onednn-bf16, not 'no-such'")
 check_run("--threads 5000", ["generate", *M, "-p", "x", "-o", "x.png", "--threads", "5000"], 2,
           want_err="--threads must be 0..1024")
 
