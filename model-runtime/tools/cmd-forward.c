@@ -108,7 +108,8 @@ cli_forward (int argc, char **argv)
   int n_threads = 0, repeat = 1;
   gboolean no_extras = FALSE;
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (GGUF)", "MODEL" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (GGUF; default $MAGVLT_MODEL, else the installed default model)", "MODEL" },
     { "cases", 0, 0, G_OPTION_ARG_FILENAME, &cases_path, "Case file (JSON, see below)",
       "CASES.json" },
     { "case", 0, 0, G_OPTION_ARG_STRING, &case_name, "Run only this case", "NAME" },
@@ -125,6 +126,8 @@ cli_forward (int argc, char **argv)
                   "its logits, length logits and hidden states.",
                   forward_description, entries, &argc, &argv))
     return CLI_EXIT_USAGE;
+  if (!model_path)
+    model_path = cli_default_model ();
   if (!model_path || !cases_path || !out_dir || argc > 1)
     {
       fprintf (stderr, "magvlt forward: -m MODEL, --cases CASES.json and --out DIR are required\n");

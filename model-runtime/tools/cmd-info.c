@@ -39,15 +39,19 @@ cli_info (int argc, char **argv)
 {
   g_autofree char *model_path = NULL;
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (GGUF)", "MODEL" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (GGUF; default $MAGVLT_MODEL, else the installed default model)", "MODEL" },
     { NULL },
   };
   if (!cli_parse ("info", "Print a MAGVLT model file's architecture, geometry and size.", NULL,
                   entries, &argc, &argv))
     return CLI_EXIT_USAGE;
+  if (!model_path)
+    model_path = cli_default_model ();
   if (!model_path || argc > 1)
     {
-      fprintf (stderr, "magvlt info: give exactly one model with -m MODEL\n");
+      fprintf (stderr, "magvlt info: give exactly one model with -m MODEL (no default model is "
+                       "installed)\n");
       return CLI_EXIT_USAGE;
     }
 

@@ -430,29 +430,6 @@ check_options (job_run *r, int argc, char **argv)
 
 /* ---- model ---------------------------------------------------------------- */
 
-static char *
-find_default_model (void)
-{
-  const char *env = g_getenv ("MAGVLT_MODEL");
-  if (env && *env)
-    return g_strdup (env);
-  char *p = g_build_filename (MAGVLT_DATADIR, "magvlt-studio", "models", "default.gguf", NULL);
-  if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
-    return p;
-  g_free (p);
-#if defined(MAGVLT_BUILD_ROOT) && defined(MAGVLT_SOURCE_ROOT)
-  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
-  if (exe && g_str_has_prefix (exe, MAGVLT_BUILD_ROOT G_DIR_SEPARATOR_S))
-    {
-      p = g_build_filename (MAGVLT_SOURCE_ROOT, "data", "models", "default.gguf", NULL);
-      if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
-        return p;
-      g_free (p);
-    }
-#endif
-  return NULL;
-}
-
 static void
 log_cb (magvlt_log_level level, const char *message, void *user_data)
 {
@@ -475,7 +452,7 @@ load_progress_cb (float fraction, void *user_data)
 static int
 open_model (job_run *r)
 {
-  if (!r->model_path && !(r->model_path = find_default_model ()))
+  if (!r->model_path && !(r->model_path = cli_default_model ()))
     return usage_error (r, "no model given and no default model installed; pass -m MODEL");
   double t0 = cli_now_ms ();
   magvlt_model_params mp = magvlt_model_default_params ();

@@ -114,7 +114,8 @@ cli_tokenize (int argc, char **argv)
   g_autofree char *model_path = NULL;
   gboolean json = FALSE;
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (GGUF)", "MODEL" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (GGUF; default $MAGVLT_MODEL, else the installed default model)", "MODEL" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object (see below)", NULL },
     { NULL },
   };
@@ -122,6 +123,8 @@ cli_tokenize (int argc, char **argv)
                   tokenize_description, entries, &argc, &argv))
     return CLI_EXIT_USAGE;
   drop_separator (&argc, argv);
+  if (!model_path)
+    model_path = cli_default_model ();
   if (!model_path || argc != 2)
     {
       fprintf (stderr, "magvlt tokenize: give a model with -m MODEL and the text as one argument "
@@ -201,7 +204,8 @@ cli_detokenize (int argc, char **argv)
   g_autofree char *model_path = NULL;
   gboolean caption = FALSE, keep_eot = FALSE;
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (GGUF)", "MODEL" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (GGUF; default $MAGVLT_MODEL, else the installed default model)", "MODEL" },
     { "caption", 0, 0, G_OPTION_ARG_NONE, &caption, "Apply the official caption post-processing",
       NULL },
     { "keep-eot", 0, 0, G_OPTION_ARG_NONE, &keep_eot,
@@ -210,10 +214,12 @@ cli_detokenize (int argc, char **argv)
       NULL },
     { NULL },
   };
-  if (!cli_parse ("detokenize", "IDS… — Print the text of text token ids.",
-                  detokenize_description, entries, &argc, &argv))
+  if (!cli_parse ("detokenize", "IDS… — Print the text of text token ids.", detokenize_description,
+                  entries, &argc, &argv))
     return CLI_EXIT_USAGE;
   drop_separator (&argc, argv);
+  if (!model_path)
+    model_path = cli_default_model ();
   if (!model_path || argc < 2)
     {
       fprintf (stderr, "magvlt detokenize: give a model with -m MODEL and the ids (or - to read "

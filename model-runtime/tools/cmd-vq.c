@@ -206,7 +206,8 @@ vq_encode (int argc, char **argv)
   gboolean json = FALSE;
   int n_threads = 0;
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (GGUF) with a VQGAN",
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (GGUF) with a VQGAN (default $MAGVLT_MODEL, else the installed default model)",
       "MODEL" },
     { "image", 'i', 0, G_OPTION_ARG_FILENAME, &image_path, "Image file", "IMAGE" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print the codes as one JSON object", NULL },
@@ -218,6 +219,8 @@ vq_encode (int argc, char **argv)
   if (!cli_parse ("vq encode", "Encode an image into a grid of VQGAN codes.", encode_description,
                   entries, &argc, &argv))
     return CLI_EXIT_USAGE;
+  if (!model_path)
+    model_path = cli_default_model ();
   if (!model_path || !image_path || argc > 1)
     {
       fprintf (stderr, "magvlt vq encode: -m MODEL and -i IMAGE are required\n"
@@ -471,7 +474,8 @@ vq_decode (int argc, char **argv)
   g_autofree char *model_path = NULL, *codes_path = NULL, *out_path = NULL, *raw_path = NULL;
   int n_threads = 0;
   const GOptionEntry entries[] = {
-    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path, "Model file (GGUF) with a VQGAN",
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_path,
+      "Model file (GGUF) with a VQGAN (default $MAGVLT_MODEL, else the installed default model)",
       "MODEL" },
     { "codes", 0, 0, G_OPTION_ARG_FILENAME, &codes_path, "Code grid (JSON, see below)",
       "CODES.json" },
@@ -485,6 +489,8 @@ vq_decode (int argc, char **argv)
   if (!cli_parse ("vq decode", "Decode a grid of VQGAN codes into an image.", decode_description,
                   entries, &argc, &argv))
     return CLI_EXIT_USAGE;
+  if (!model_path)
+    model_path = cli_default_model ();
   if (!model_path || !codes_path || !out_path || argc > 1)
     {
       fprintf (stderr, "magvlt vq decode: -m MODEL, --codes CODES.json and -o OUT.png are "

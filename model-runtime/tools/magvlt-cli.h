@@ -32,6 +32,10 @@ int cli_joint (int argc, char **argv);
 gboolean cli_parse (const char *command, const char *summary, const char *description,
                     const GOptionEntry *entries, int *argc, char ***argv);
 
+/* The model to use without -m (newly allocated), or NULL: $MAGVLT_MODEL,
+ * the installed default model, or the source tree's when run from the build. */
+char *cli_default_model (void);
+
 /* Loads a model, printing the library's message on failure. */
 magvlt_model *cli_load_model (const char *path);
 

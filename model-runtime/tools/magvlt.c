@@ -61,6 +61,31 @@ cli_parse (const char *command, const char *summary, const char *description,
   return TRUE;
 }
 
+/* The model to use without -m: $MAGVLT_MODEL, else the installed default
+ * model, else (run from the build folder) the source tree's; NULL if none. */
+char *
+cli_default_model (void)
+{
+  const char *env = g_getenv ("MAGVLT_MODEL");
+  if (env && *env)
+    return g_strdup (env);
+  char *p = g_build_filename (MAGVLT_DATADIR, "magvlt-studio", "models", "default.gguf", NULL);
+  if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
+    return p;
+  g_free (p);
+#if defined(MAGVLT_BUILD_ROOT) && defined(MAGVLT_SOURCE_ROOT)
+  g_autofree char *exe = g_file_read_link ("/proc/self/exe", NULL);
+  if (exe && g_str_has_prefix (exe, MAGVLT_BUILD_ROOT G_DIR_SEPARATOR_S))
+    {
+      p = g_build_filename (MAGVLT_SOURCE_ROOT, "data", "models", "default.gguf", NULL);
+      if (g_file_test (p, G_FILE_TEST_IS_REGULAR))
+        return p;
+      g_free (p);
+    }
+#endif
+  return NULL;
+}
+
 /* The library's messages while loading: warnings as they come, errors not
  * (cli_load_model reports the one that failed the load, once). */
 static void

@@ -186,8 +186,10 @@ else
   failed=$((failed + 1))
 fi
 check "missing model" 1 "cannot open" -- "$magvlt" vq encode -m "$tmp/nosuch.gguf" -i "$tmp/fixture.png"
-check "encode without -m" 2 "-m MODEL and -i IMAGE are required" -- "$magvlt" vq encode -i "$tmp/fixture.png"
-check "decode without -m" 2 "are required" -- "$magvlt" vq decode --codes "$tmp/codes.json" -o "$tmp/x.png"
+check "encode without -i" 2 "-m MODEL and -i IMAGE are required" -- "$magvlt" vq encode -m "$model"
+check "encode without -m uses \$MAGVLT_MODEL" 0 "" -- env MAGVLT_MODEL="$model" "$magvlt" vq encode -i "$tmp/fixture.png"
+check "decode without -m uses \$MAGVLT_MODEL" 0 "" -- env MAGVLT_MODEL="$model" "$magvlt" vq decode --codes "$tmp/codes.json" -o "$tmp/x.png"
+check "decode without -m wrote the image" 0 "" -- test -s "$tmp/x.png"
 check "decode without -o" 2 "are required" -- "$magvlt" vq decode -m "$model" --codes "$tmp/codes.json"
 check "unknown option" 2 "Unknown option" -- "$magvlt" vq encode -m "$model" -i "$tmp/fixture.png" --frob
 check "vq without a command" 2 "Usage: magvlt vq COMMAND" -- "$magvlt" vq

@@ -16,7 +16,8 @@ check "forward --case wrote only that case" 1 "" -- test -e "$tmp/one/t2i_partia
 check "unknown case" 1 "has no case named nosuch" -- "$magvlt" forward -m "$model" --cases "$cases" --case nosuch --out "$tmp/x"
 check "no command" 2 "Usage: magvlt COMMAND" -- "$magvlt"
 check "unknown command" 2 "unknown command 'frobnicate'" -- "$magvlt" frobnicate
-check "info without a model" 2 "give exactly one model" -- "$magvlt" info
+check "info without -m uses \$MAGVLT_MODEL" 0 "2 layers, width 64, 4 heads" -- env MAGVLT_MODEL="$model" "$magvlt" info
+check "info with a stray argument" 2 "give exactly one model" -- "$magvlt" info -m "$model" extra
 check "forward --help documents the case format" 0 "stage2_cases" -- "$magvlt" forward --help
 check "missing model file" 1 "cannot open" -- "$magvlt" info -m "$tmp/does-not-exist.gguf"
 check "a load error is reported once, naming the command" 0 "" -- sh -c "'$magvlt' info -m '$tmp/does-not-exist.gguf' 2>&1 | grep -c \"^magvlt info: cannot load the model: .*cannot open\" | grep -qx 1 && test \"\$('$magvlt' info -m '$tmp/does-not-exist.gguf' 2>&1 | wc -l)\" -eq 1"
