@@ -458,14 +458,15 @@ check_codes (const code_file *cf, const char *path, const magvlt_model_info *in,
   return TRUE;
 }
 
+/* As the jobs write theirs: atomically, so a failure leaves no partial PNG. */
 static gboolean
 write_png (const char *path, const uint8_t *rgb, int res, GError **error)
 {
-  g_autoptr (GdkPixbuf) pb =
-    gdk_pixbuf_new_from_data (rgb, GDK_COLORSPACE_RGB, FALSE, 8, res, res, res * 3, NULL, NULL);
   g_autofree char *software = g_strdup_printf ("magvlt vq decode %d.%d.%d", MAGVLT_VERSION_MAJOR,
                                                MAGVLT_VERSION_MINOR, MAGVLT_VERSION_MICRO);
-  return pb && gdk_pixbuf_save (pb, path, "png", error, "tEXt::Software", software, NULL);
+  char *keys[] = { "Software", NULL }, *values[] = { software, NULL };
+
+  return cli_png_write_atomic (path, rgb, res, res, (size_t) res * 3, keys, values, error);
 }
 
 static int
