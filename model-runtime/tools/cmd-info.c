@@ -43,7 +43,11 @@ cli_info (int argc, char **argv)
       "Model file (GGUF; default $MAGVLT_MODEL, else the installed default model)", "MODEL" },
     { NULL },
   };
-  if (!cli_parse ("info", "Print a MAGVLT model file's architecture, geometry and size.", NULL,
+  if (!cli_parse ("info", "Print a MAGVLT model file's architecture, geometry and size.",
+                  "Also the tokenizer, the model's own sampling values, and for a converted file\n"
+                  "where it came from (each source file's name and SHA-256).\n"
+                  "\n"
+                  "Example: magvlt info -m magvlt-it2it-base.gguf",
                   entries, &argc, &argv))
     return CLI_EXIT_USAGE;
   if (!model_path)

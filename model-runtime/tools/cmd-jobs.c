@@ -255,6 +255,8 @@ job_entries (job_run *r)
     ADD ("preview-decode-every", 0, 0, G_OPTION_ARG_INT, &r->preview_decode_every,
          "With --preview-dir, also a full decode every N image steps", "N");
   ADD ("json", 0, 0, G_OPTION_ARG_NONE, &r->json, "One JSON object per result on stdout", NULL);
+  ADD ("quiet", 'q', 0, G_OPTION_ARG_NONE, &r->quiet,
+       "No timings or notes on stderr (warnings and errors still show)", NULL);
 #undef ADD
   return a;
 }
@@ -497,7 +499,7 @@ open_model (job_run *r)
     }
   cli_jobs_signal_context (r->ctx);
   cli_jobs_set_callbacks (r);
-  if (!r->json)
+  if (!r->json && !r->quiet)
     fprintf (stderr, "model: %.1f ms\n", cli_now_ms () - t0);
   return -1;
 }
@@ -703,7 +705,7 @@ finish_images (job_run *r, magvlt_result *res, const char *input, double ms)
 static void
 print_seed (job_run *r)
 {
-  if (r->seed_given)
+  if (r->seed_given || r->quiet)
     return;
   fprintf (stderr,
            "seed: %" G_GUINT64_FORMAT " (from the clock; --seed %" G_GUINT64_FORMAT
@@ -756,7 +758,7 @@ run_image_job (job_run *r)
       magvlt_result_free (&res);
       return rc;
     }
-  if (!r->json)
+  if (!r->json && !r->quiet)
     fprintf (stderr, "%s: %.1f ms\n", r->cmd, ms);
   rc = finish_images (r, &res, input, ms);
   magvlt_result_free (&res);
@@ -803,7 +805,7 @@ run_caption (job_run *r)
           failed = TRUE;
           continue;
         }
-      if (!r->json)
+      if (!r->json && !r->quiet)
         fprintf (stderr, "caption %s: %.1f ms\n", input, ms);
       for (int k = 0; k < res.n_candidates; k++)
         cli_jobs_print_result (r, &res.candidates[k], k + 1, res.n_candidates, input, NULL, ms);
@@ -851,7 +853,7 @@ run_infill (job_run *r)
   g_free (img.rgb);
   if ((rc = job_status (r, st)) >= 0)
     return rc;
-  if (!r->json)
+  if (!r->json && !r->quiet)
     fprintf (stderr, "infill: %.1f ms\n", ms);
   for (int k = 0; k < res.n_candidates; k++)
     cli_jobs_print_result (r, &res.candidates[k], k + 1, res.n_candidates, input, NULL, ms);
@@ -874,7 +876,7 @@ run_command (job_kind kind, const char *cmd, const char *summary, const char *de
   int rc = check_options (&r, argc, argv);
   if (rc >= 0)
     return rc;
-  r.tty = isatty (STDERR_FILENO);
+  r.tty = isatty (STDERR_FILENO) && !r.quiet; /* the progress bar: only on a terminal */
   if (!make_preview_dir (&r))
     return CLI_EXIT_FAILED;
   cli_jobs_signals_install ();

@@ -34,7 +34,7 @@ typedef struct {
     *padding_arg, *feather_arg;
   int steps, candidates, threads, padding, feather, span_length, preview_decode_every;
   double temperature, choice_temperature, strength;
-  gboolean official, json;
+  gboolean official, json, quiet;
 
   /* derived */
   magvlt_sampling_params sp;

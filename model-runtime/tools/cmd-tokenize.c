@@ -19,7 +19,9 @@ static const char tokenize_description[] =
   "padding; tokens: the vocabulary entry of each id; n_txt: the index of the first\n"
   "end-of-text id + 1, or the text length + 1 when none fits; fallback: the text\n"
   "had characters outside the vocabulary and was encoded again without its\n"
-  "non-ASCII characters (as the official code does).";
+  "non-ASCII characters (as the official code does).\n"
+  "\n"
+  "Example: magvlt tokenize --json \"A photo of a cat\"";
 
 static const char detokenize_description[] =
   "Prints the text of token ids: up to the first end-of-text id, each\n"
@@ -27,7 +29,9 @@ static const char detokenize_description[] =
   "spaces, commas or brackets (so a JSON array works); - reads them from standard\n"
   "input. Ids outside the vocabulary are skipped. --caption applies the official\n"
   "caption post-processing (lowercase, cut at the first '.', repeated words\n"
-  "dropped, \" .\" appended); a caption left empty prints an empty line.";
+  "dropped, \" .\" appended); a caption left empty prints an empty line.\n"
+  "\n"
+  "Example: magvlt detokenize --caption 320 1125 539";
 
 /* GOption leaves the "--" that ends the options in argv; the arguments after
  * it are taken as they are. */

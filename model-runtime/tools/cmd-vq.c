@@ -45,7 +45,9 @@ static const char encode_description[] =
   "which `magvlt vq decode --codes` reads back. --raw writes the encoder output after\n"
   "quant_conv, before the code search: float32 [embed_dim, s, s], NumPy format.\n"
   "Timings go to stderr. Exit status: 0 done, 1 failed (bad file, bad image, a model\n"
-  "without a VQGAN), 2 bad command line.";
+  "without a VQGAN), 2 bad command line.\n"
+  "\n"
+  "Example: magvlt vq encode -i photo.png --json > codes.json";
 
 static const char decode_description[] =
   "CODES.json holds one of\n"
@@ -59,7 +61,9 @@ static const char decode_description[] =
   "conversion trunc(clamp(0.5 * y + 0.5, 0, 1) * 255). --raw writes the decoder's\n"
   "float output y before that conversion: float32 [3, R, R], NumPy format.\n"
   "Timings go to stderr. Exit status: 0 done, 1 failed (bad code file, unwritable\n"
-  "output, a model without a VQGAN), 2 bad command line.";
+  "output, a model without a VQGAN), 2 bad command line.\n"
+  "\n"
+  "Example: magvlt vq decode --codes codes.json -o round-trip.png";
 
 /* ---- shared --------------------------------------------------------------- */
 

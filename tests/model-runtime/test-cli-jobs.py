@@ -492,6 +492,8 @@ check("the input and the mask are untouched",
 check_run("-o with another format's extension: refused", ["generate", *M, "-p", "x", "-o", "out.jpg"], 2,
           want_err="give it a .png name")
 check("... and nothing written", not os.path.exists(path("out.jpg")))
+rc, out, err = check_run("-q: no timings or notes on stderr", ["generate", *M, "-p", "x", "-o", "quiet.png", "-q"], 0)
+check("... stderr is empty and the result line is on stdout", err == "" and "quiet.png  seed" in out, repr(err))
 check_run("--output is -o's long name too (as in `magvlt convert`)",
           ["generate", *M, "-p", "x", "--output", "long-o.png", "--seed", "1"], 0)
 check("... and it wrote the file", os.path.exists(path("long-o.png")))
