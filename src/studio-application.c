@@ -8,6 +8,7 @@
 
 #include <glib/gi18n.h>
 
+#include "studio-model-choice.h"
 #include "studio-preferences.h"
 #include "studio-window.h"
 
@@ -20,26 +21,19 @@ struct _StudioApplication {
 G_DEFINE_FINAL_TYPE (StudioApplication, studio_application, ADW_TYPE_APPLICATION)
 
 /* The model to load at start-up: --model, then $MAGVLT_MODEL, then the
- * default model installed with the app, then (running from the build
- * folder) the source tree's. */
+ * model chosen in Preferences (when its file still exists), then the default
+ * model installed with the app, then (running from the build folder) the
+ * source tree's (studio_model_choice). */
 static char *
-find_default_model (GSettings *settings)
+find_default_model (GSettings *settings, gboolean *chosen_missing)
 {
-  const char *env = g_getenv ("MAGVLT_MODEL");
   g_autofree char *chosen =
     settings ? g_settings_get_string (settings, "default-model-path") : NULL;
   g_autofree char *installed =
     g_build_filename (STUDIO_DATADIR, "magvlt-studio", "models", "default.gguf", NULL);
 
-  if (env && *env)
-    return g_strdup (env);
-  if (chosen && *chosen)
-    return g_steal_pointer (&chosen);
-  if (g_file_test (installed, G_FILE_TEST_EXISTS))
-    return g_steal_pointer (&installed);
-  if (g_file_test (STUDIO_SOURCE_MODEL, G_FILE_TEST_EXISTS))
-    return g_strdup (STUDIO_SOURCE_MODEL);
-  return NULL;
+  return studio_model_choice (g_getenv ("MAGVLT_MODEL"), chosen, installed, STUDIO_SOURCE_MODEL,
+                              chosen_missing);
 }
 
 const char *
@@ -55,10 +49,24 @@ get_window (StudioApplication *self)
 
   if (!window)
     {
+      gboolean chosen_missing = FALSE;
+
       window = GTK_WINDOW (studio_window_new (self));
       if (!self->model_path)
-        self->model_path = find_default_model (self->settings);
+        self->model_path = find_default_model (self->settings, &chosen_missing);
       studio_window_load_model (STUDIO_WINDOW (window), self->model_path);
+      if (chosen_missing)
+        {
+          /* the model chosen in Preferences (an import since deleted, a
+           * drive not mounted): say so, and go on with the default model */
+          g_autofree char *chosen = g_settings_get_string (self->settings, "default-model-path");
+          g_autofree char *name = g_filename_display_name (chosen);
+          g_autofree char *msg =
+            g_strdup_printf (_ ("The model chosen in Preferences is missing (%s): using the "
+                                "default model"),
+                             name);
+          studio_window_show_message (STUDIO_WINDOW (window), msg);
+        }
     }
   return STUDIO_WINDOW (window);
 }

@@ -48,6 +48,12 @@ studio_window_toast (StudioWindow *self, const char *message)
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (markup));
 }
 
+void
+studio_window_show_message (StudioWindow *self, const char *message)
+{
+  studio_window_toast (self, message);
+}
+
 /* A problem: a toast, and a line in the log. */
 void
 studio_window_error (StudioWindow *self, const char *message)

@@ -294,9 +294,10 @@ def main() -> None:
 
     # importing the official tiny checkpoint (its config.yaml lies next to it)
     app.act("import-model", GLib.Variant("s", official_ckpt))
-    # ("Model imported" is a toast, so also in last-error, before the model loads)
+    # ("Model imported" is a toast, so also in last-error, before the model loads; the broken
+    # model's "could not be loaded" is still there from the step before)
     app.wait(lambda: app.state("model-name") == "tiny-magvlt"
-             or "could not be" in (app.state("last-error") or ""), 120, "the import")
+             or "could not be imported" in (app.state("last-error") or ""), 120, "the import")
     imported = os.path.join(data_home, "magvlt", "models", "tiny-magvlt.gguf")
     check(f"import-model converted the official checkpoint and switched to it ({app.state('model-name')})",
           app.state("model-name") == "tiny-magvlt" and os.path.exists(imported))
