@@ -65,7 +65,7 @@ get_window (StudioApplication *self)
             g_strdup_printf (_ ("The model chosen in Preferences is missing (%s): using the "
                                 "default model"),
                              name);
-          studio_window_show_message (STUDIO_WINDOW (window), msg);
+          studio_window_toast (STUDIO_WINDOW (window), msg);
         }
     }
   return STUDIO_WINDOW (window);

@@ -2,13 +2,13 @@
  *
  * A snapshot-based widget: the image scaled to fit (or zoomed with
  * Ctrl+wheel around the pointer or the window's zoom keys; panned by
- * scrolling, or dragging with the middle button), the mask
- * drawn over it as a tinted texture, and a round brush outline under the
- * pointer. Mouse and touch paint through GtkGestureDrag; pens through
- * GtkGestureStylus, where pressure scales the brush and the eraser end
- * erases (the drag gesture, which sees the pen's presses too, leaves them
- * to it, so a pen stroke is begun once). Consecutive pointer positions are joined by capsules in the mask,
- * so a fast stroke stays continuous. Holding Alt erases temporarily.
+ * scrolling, or dragging with the middle button), the mask drawn over it as
+ * a tinted texture, and a round brush outline under the pointer. Mouse and
+ * touch paint through GtkGestureDrag; pens through GtkGestureStylus, where
+ * pressure scales the brush and the eraser end erases (the drag gesture,
+ * which sees the pen's presses too, leaves them to it, so a pen stroke is
+ * begun once). Consecutive pointer positions are joined by capsules in the
+ * mask, so a fast stroke stays continuous. Holding Alt erases temporarily.
  *
  * Signals: "stroke-begin" before a stroke changes the mask (the window
  * records an undo step there).

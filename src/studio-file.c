@@ -25,7 +25,7 @@ studio_file_check_size (const char *what, int width, int height, GError **error)
 {
   if (width < 1 || height < 1)
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _ ("“%s” has no pixels (%d × %d)"),
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA, _ ("%s has no pixels (%d × %d)"),
                    what, width, height);
       return FALSE;
     }
@@ -34,19 +34,11 @@ studio_file_check_size (const char *what, int width, int height, GError **error)
     {
       g_set_error (
         error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-        _ ("“%s” is too large (%d × %d pixels; at most %d pixels a side and %d megapixels)"), what,
+        _ ("%s is too large (%d × %d pixels; at most %d pixels a side and %d megapixels)"), what,
         width, height, STUDIO_MAX_IMAGE_SIDE, STUDIO_MAX_IMAGE_PIXELS >> 20);
       return FALSE;
     }
   return TRUE;
-}
-
-static gboolean
-check_size (const char *path, int width, int height, GError **error)
-{
-  g_autofree char *name = g_filename_display_name (path);
-
-  return studio_file_check_size (name, width, height, error);
 }
 
 /* The file as decoded, with alpha if it has one, EXIF orientation applied. */
@@ -56,6 +48,8 @@ studio_file_load_pixbuf (const char *path, GError **error)
   g_autoptr (GdkPixbuf) pixbuf = NULL;
   g_autoptr (GError) local_error = NULL;
   g_autofree char *name = g_filename_display_name (path);
+  /* TRANSLATORS: a file name in a sentence */
+  g_autofree char *subject = g_strdup_printf (_ ("“%s”"), name);
   int width = 0, height = 0;
   GStatBuf st;
 
@@ -93,7 +87,7 @@ studio_file_load_pixbuf (const char *path, GError **error)
                    _ ("“%s” is not an image this system can read"), name);
       return NULL;
     }
-  if (!check_size (path, width, height, error))
+  if (!studio_file_check_size (subject, width, height, error))
     return NULL;
   if (!(pixbuf = gdk_pixbuf_new_from_file (path, &local_error)))
     {
@@ -101,7 +95,8 @@ studio_file_load_pixbuf (const char *path, GError **error)
                    local_error->message);
       return NULL;
     }
-  if (!check_size (path, gdk_pixbuf_get_width (pixbuf), gdk_pixbuf_get_height (pixbuf), error))
+  if (!studio_file_check_size (subject, gdk_pixbuf_get_width (pixbuf),
+                               gdk_pixbuf_get_height (pixbuf), error))
     return NULL;
   return gdk_pixbuf_apply_embedded_orientation (pixbuf);
 }
@@ -114,7 +109,7 @@ studio_file_flatten (GdkPixbuf *pixbuf, GError **error)
   int w = gdk_pixbuf_get_width (pixbuf), h = gdk_pixbuf_get_height (pixbuf);
   GdkPixbuf *rgb;
 
-  if (!check_size (_ ("The image"), w, h, error))
+  if (!studio_file_check_size (_ ("The image"), w, h, error))
     return NULL;
   if (gdk_pixbuf_get_colorspace (pixbuf) != GDK_COLORSPACE_RGB
       || gdk_pixbuf_get_bits_per_sample (pixbuf) != 8)

@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 #define STUDIO_MAX_IMAGE_PIXELS (64 * 1024 * 1024)
 
 /* Whether an image of width × height may be opened (STUDIO_MAX_IMAGE_*);
- * `what` names it in the message (a file name, or "The clipboard image"). */
+ * `what` begins the message: "The clipboard image", or a quoted file name. */
 gboolean studio_file_check_size (const char *what, int width, int height, GError **error);
 GdkPixbuf *studio_file_load_pixbuf (const char *path, GError **error);
 GdkPixbuf *studio_file_flatten (GdkPixbuf *pixbuf, GError **error);

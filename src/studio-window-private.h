@@ -75,7 +75,6 @@ void studio_window_set_observer (StudioWindow *self, const char *name, GVariant 
 void studio_window_sync_sensitivity (StudioWindow *self);
 
 /* studio-window.c */
-void studio_window_toast (StudioWindow *self, const char *message);
 void studio_window_error (StudioWindow *self, const char *message);
 gboolean studio_window_open_path (StudioWindow *self, const char *path);
 gboolean studio_window_replace_image (StudioWindow *self, GdkPixbuf *image, const char *path);

@@ -48,12 +48,6 @@ studio_window_toast (StudioWindow *self, const char *message)
   adw_toast_overlay_add_toast (self->toast_overlay, adw_toast_new (markup));
 }
 
-void
-studio_window_show_message (StudioWindow *self, const char *message)
-{
-  studio_window_toast (self, message);
-}
-
 /* A problem: a toast, and a line in the log. */
 void
 studio_window_error (StudioWindow *self, const char *message)
@@ -158,7 +152,6 @@ replace_image_now (StudioWindow *self, GdkPixbuf *image, const char *path)
   studio_window_set_image (self, image, path);
   studio_canvas_zoom_to_fit (self->canvas);
   studio_window_set_dirty (self, path == NULL);
-  studio_window_sync_sensitivity (self);
 }
 
 typedef struct {
@@ -705,7 +698,7 @@ say_how_prompt_was_read (StudioWindow *self, const StudioJobResult *r)
   else if (r->prompt_fallback)
     msg = g_strdup (_ ("Characters the model does not know were left out of the caption"));
   if (msg)
-    studio_window_error (self, msg); /* a toast, and last-error for the tests */
+    studio_window_toast (self, msg);
 }
 
 static void
@@ -1125,7 +1118,7 @@ on_drop (GtkDropTarget *target, const GValue *value, double x, double y, StudioW
     {
       g_autofree char *msg =
         g_strdup_printf (_ ("Opened the first of the %u dropped files"), g_slist_length (files));
-      studio_window_error (self, msg);
+      studio_window_toast (self, msg);
     }
   g_slist_free (files);
   return opened;

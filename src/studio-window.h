@@ -16,7 +16,7 @@ G_DECLARE_FINAL_TYPE (StudioWindow, studio_window, STUDIO, WINDOW, AdwApplicatio
 StudioWindow *studio_window_new (StudioApplication *application);
 gboolean studio_window_open_file (StudioWindow *self, GFile *file);
 /* Shows a message to the user (a toast; also the last-error observer). */
-void studio_window_show_message (StudioWindow *self, const char *message);
+void studio_window_toast (StudioWindow *self, const char *message);
 
 /* Loads a model for this session (the default one at start-up). */
 void studio_window_load_model (StudioWindow *self, const char *path);
