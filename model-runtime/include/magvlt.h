@@ -195,6 +195,11 @@ MAGVLT_API void magvlt_context_free (magvlt_context *ctx);
  * cancels the next job. */
 MAGVLT_API void magvlt_context_cancel (magvlt_context *ctx);
 
+/* Whether name is a backend name this library knows ("auto" included),
+ * whether or not this build and CPU have that backend: for checking a
+ * command line before any work. false for NULL. */
+MAGVLT_API bool magvlt_backend_name_known (const char *name);
+
 /* The resolved backend name ("openblas", "bf16", "onednn-f32", "onednn-bf16"). */
 MAGVLT_API const char *magvlt_context_get_backend (const magvlt_context *ctx);
 

@@ -26,6 +26,19 @@ mv_backend_name (mv_backend b)
   return b >= 0 && b < MV_BACKEND_COUNT ? backend_names[b] : "unknown";
 }
 
+bool
+magvlt_backend_name_known (const char *name)
+{
+  if (!name)
+    return false;
+  if (strcmp (name, "auto") == 0)
+    return true;
+  for (int b = 0; b < MV_BACKEND_COUNT; b++)
+    if (strcmp (name, backend_names[b]) == 0)
+      return true;
+  return false;
+}
+
 static bool
 cpu_has_bf16 (void)
 {

@@ -372,13 +372,9 @@ check_options (job_run *r, int argc, char **argv)
     return usage_error (r, "-p: the text is not valid UTF-8 (byte %d)", (int) (bad - r->prompt));
   if (image_job (k) && r->out_path && !*r->out_path)
     return usage_error (r, "-o needs a file name");
-  /* the names the library knows; whether this build has that backend is the
+  /* a name the library knows; whether this build has that backend is the
    * library's to say when the model loads */
-  static const char *const backends[] = { "auto", "openblas", "bf16", "onednn-f32", "onednn-bf16" };
-  gboolean known = !r->backend;
-  for (size_t i = 0; !known && i < G_N_ELEMENTS (backends); i++)
-    known = strcmp (r->backend, backends[i]) == 0;
-  if (!known)
+  if (r->backend && !magvlt_backend_name_known (r->backend))
     return usage_error (r,
                         "--backend must be auto, openblas, bf16, onednn-f32 or onednn-bf16, "
                         "not '%s'",

@@ -64,6 +64,16 @@ main (int argc, char **argv)
       fprintf (stderr, "usage: test-backends MODEL.gguf (%s)\n", magvlt_last_error ());
       return 2;
     }
+  /* the names a command line may give, known whether or not this build has them */
+  checks++;
+  if (!magvlt_backend_name_known ("auto") || !magvlt_backend_name_known ("openblas")
+      || !magvlt_backend_name_known ("bf16") || !magvlt_backend_name_known ("onednn-f32")
+      || !magvlt_backend_name_known ("onednn-bf16") || magvlt_backend_name_known ("no-such")
+      || magvlt_backend_name_known ("") || magvlt_backend_name_known (NULL))
+    {
+      printf ("FAIL magvlt_backend_name_known\n");
+      failed++;
+    }
   magvlt_model_get_info (model, &in);
   size_t ni = (size_t) in.ctx_len_img * in.vocab_size_img,
          nt = (size_t) in.ctx_len_txt * in.vocab_size_txt;
