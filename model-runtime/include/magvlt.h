@@ -438,6 +438,12 @@ typedef struct magvlt_sampling_params {
   int32_t text_top_k;                                                 /* 32; 0 = no top-k filter */
   int32_t text_length;      /* caption slots incl. the end token; 0 = predict */
   bool caption_postprocess; /* the official post-processing of captions (true) */
+  /* Text guidance of the image jobs (generate, edit), not in the official
+   * sampling: each image step also runs the model without the text, and
+   * samples from logits + image_guidance · (logits − logits without text),
+   * as classifier-free guidance does. 0 = off (the official sampling, and
+   * half the work); the default model recommends 1.0 (FORMAT.md). */
+  float image_guidance;
 } magvlt_sampling_params;
 
 /* The official sampling configuration's values for one candidate. */

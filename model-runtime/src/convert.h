@@ -37,7 +37,7 @@ typedef struct {
   char s[64];
 } cv_sampling;
 
-#define CV_N_SAMPLING 16
+#define CV_N_SAMPLING 17
 
 typedef struct {
   bool has_stage2, has_stage1;

@@ -35,6 +35,9 @@ static const cv_sampling sampling_keys[CV_N_SAMPLING] = {
   { "txt_max_len", CV_U32 },
   { "txt_sample_method", CV_STR },
   { "txt_mask_sample_method", CV_STR },
+  /* not in the official YAMLs: our trainer's exporter writes it for the
+   * default model (magvlt_sampling_params.image_guidance) */
+  { "img_guidance_scale", CV_F32 },
 };
 
 static void

@@ -30,6 +30,7 @@ magvlt_sampling_default_params (void)
     .text_top_k = 32,
     .text_length = 0,
     .caption_postprocess = true,
+    .image_guidance = 0.0f, /* not in the official sampling */
   };
   return p;
 }
@@ -92,6 +93,9 @@ mv_jobs_check_params (magvlt_context *ctx, const magvlt_sampling_params *p)
       || !isfinite (p->image_choice_temperature_start)
       || !isfinite (p->image_choice_temperature_end))
     return mv_ctx_fail (ctx, MAGVLT_ERR_INVALID_ARG, "choice temperatures must be >= 0");
+  if (!(p->image_guidance >= 0.0f) || !(p->image_guidance <= 100.0f))
+    return mv_ctx_fail (ctx, MAGVLT_ERR_INVALID_ARG, "image guidance %g is not in [0, 100]",
+                        (double) p->image_guidance);
   if (p->text_top_k < 0 || p->text_length < 0 || p->text_length > hp->ctx_len_txt)
     return mv_ctx_fail (ctx, MAGVLT_ERR_INVALID_ARG,
                         "text_top_k must be >= 0 and text_length 0..%d (got %d, %d)",

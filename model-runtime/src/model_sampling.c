@@ -5,7 +5,8 @@
  * official checkpoint gets the official values, the engine's defaults
  * anyway), and the training exporter writes the values chosen for the
  * default model on its validation split. Read: the refinement steps, the
- * temperatures and top-k. Not read: the candidate counts (the official
+ * temperatures, top-k and the image guidance (a key of ours that no
+ * official file has, so official checkpoints sample as officially). Not read: the candidate counts (the official
  * scripts sample 32 or 64 candidates and rerank them with CLIP; jobs here
  * default to one for speed and the caller chooses), the sample methods (the
  * engine implements the official ones, FORMAT.md) and txt_top_p (0, off, in
@@ -36,6 +37,7 @@ mv_model_read_sampling (const gguf_file *f, magvlt_sampling_params *sp)
     { "img_mult_temperature_end", NULL, &p.image_choice_temperature_end },
     { "txt_temperature", NULL, &p.text_temperature },
     { "txt_top_k", &p.text_top_k, NULL },
+    { "img_guidance_scale", NULL, &p.image_guidance }, /* ours, not official */
   };
 
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)

@@ -3,6 +3,10 @@
  * Gumbel noise), the caption length pass, and the text loop (linear
  * mask-predict with top-k sampling). One candidate at a time; the job
  * functions in jobs.c run them per candidate and rank the results.
+ *
+ * Beyond the official sampling: text guidance of the image loop
+ * (magvlt_sampling_params.image_guidance, off by default), see
+ * guide_image_logits.
  * SPDX-License-Identifier: MIT
  *
  * Legend: I image slots, T text slots, Vi / Vt vocabularies, S steps. */
@@ -29,6 +33,8 @@ mv_job_init (magvlt_context *ctx, const magvlt_sampling_params *params, mv_job *
   job->ctx = ctx;
   job->params = *params;
   job->img_logits = malloc (ni * (size_t) hp->vocab_size_img * sizeof (float));
+  if (params->image_guidance > 0.0f)
+    job->img_unguided = malloc (ni * (size_t) hp->vocab_size_img * sizeof (float));
   job->txt_logits = malloc (nt * (size_t) hp->vocab_size_txt * sizeof (float));
   job->scratch = malloc (vmax * sizeof (float));
   job->sample = malloc ((ni > nt ? ni : nt) * sizeof (int32_t));
@@ -37,8 +43,9 @@ mv_job_init (magvlt_context *ctx, const magvlt_sampling_params *params, mv_job *
   job->rows = malloc (ni > nt ? ni : nt);
   job->len_logits = malloc (nt * sizeof (float));
   job->thumb = malloc ((ni ? ni : 1) * 3);
-  if (!job->img_logits || !job->txt_logits || !job->scratch || !job->sample || !job->score
-      || !job->ll || !job->rows || !job->len_logits || !job->thumb)
+  if (!job->img_logits || (params->image_guidance > 0.0f && !job->img_unguided) || !job->txt_logits
+      || !job->scratch || !job->sample || !job->score || !job->ll || !job->rows || !job->len_logits
+      || !job->thumb)
     {
       mv_job_clear (job);
       return mv_ctx_fail (ctx, MAGVLT_ERR_NOMEM, "out of memory for the job's logits");
@@ -50,6 +57,7 @@ void
 mv_job_clear (mv_job *job)
 {
   free (job->img_logits);
+  free (job->img_unguided);
   free (job->txt_logits);
   free (job->scratch);
   free (job->sample);
@@ -129,6 +137,42 @@ preview_image (mv_job *job, int step, int n_steps, const int32_t *codes, const u
   return MAGVLT_OK;
 }
 
+/* Text guidance (classifier-free guidance, Ho & Salimans 2022, as Muse and
+ * MaskGIT-style samplers use it): the logits of the masked rows become
+ * l + g · (l − u), u the same forward without the text. MAGVLT has no
+ * guidance officially, and its training never drops the text, so there is
+ * no learned "unconditional" token: we take the T2I sequence with no text
+ * slots at all (text_valid_len 0: BOC, BOT, BOG, BOI and the image; the
+ * keys of absent slots are left out exactly as padding is) as the null
+ * condition. CHOICE, measured on the default model (validation split, 300
+ * prompts, bf16): g = 1 raises generation top-5 from 33.7 % to 59.3 %
+ * (top-1 15.0 → 34.7 %, Fréchet 32.7 → 24.7); g = 0.5 / 1.5 / 2 / 3 give
+ * 47.7 / 54.3 / 58.0 / 56.7 %; all text slots [MASK] instead of none as the
+ * null condition 51.0 %. The same guidance of captions (the image masked as
+ * the null condition) named concepts less often, so text stays unguided. */
+static magvlt_status
+guide_image_logits (mv_job *job, const magvlt_forward_input *in, const uint8_t *masked)
+{
+  const mv_hparams *hp = &job->ctx->model->hp;
+  float g = job->params.image_guidance;
+  magvlt_forward_input bare = *in;
+  bare.text_valid_len = 0;
+  magvlt_forward_output out = { .image_logits = job->img_unguided, .image_logit_rows = masked };
+  magvlt_status st = magvlt_forward (job->ctx, &bare, &out);
+  if (st != MAGVLT_OK)
+    return st;
+  size_t vi = (size_t) hp->vocab_size_img;
+  for (int j = 0; j < hp->ctx_len_img; j++)
+    if (masked[j])
+      {
+        float *l = job->img_logits + (size_t) j * vi;
+        const float *u = job->img_unguided + (size_t) j * vi;
+        for (size_t v = 0; v < vi; v++)
+          l[v] += g * (l[v] - u[v]);
+      }
+  return MAGVLT_OK;
+}
+
 magvlt_status
 mv_refine_image (mv_job *job, const int32_t *text_ids, int n_txt, int32_t *codes, uint8_t *known,
                  float r0, mv_rng *rng, double *ll_sum, int *ll_n)
@@ -162,6 +206,8 @@ mv_refine_image (mv_job *job, const int32_t *text_ids, int n_txt, int32_t *codes
       };
       magvlt_forward_output out = { .image_logits = job->img_logits, .image_logit_rows = masked };
       if ((st = magvlt_forward (ctx, &in, &out)) != MAGVLT_OK)
+        return st;
+      if (p->image_guidance > 0.0f && (st = guide_image_logits (job, &in, masked)) != MAGVLT_OK)
         return st;
 
       float tau = lerp_steps (p->image_temperature_start, p->image_temperature_end, s, n_steps);

@@ -11,6 +11,7 @@ typedef struct {
   magvlt_sampling_params params;
   int candidate, n_candidates;
   float *img_logits;    /* [I, Vi] */
+  float *img_unguided;  /* [I, Vi] without the text, when image_guidance > 0 */
   float *txt_logits;    /* [T, Vt] */
   float *len_logits;    /* [T] */
   float *scratch;       /* [max(Vi, Vt)] */

@@ -30,6 +30,7 @@ static const sampling_range ranges[] = {
   { "img_mult_temperature_end", 0, 100, false, false, "it must be in [0, 100]" },
   { "txt_temperature", 0, 100, true, false, "it must be in (0, 100]" },
   { "txt_top_k", 0, 1 << 22, false, true, "it must be 0 (off) to 4194304" },
+  { "img_guidance_scale", 0, 100, false, false, "it must be in [0, 100] (0 = off)" },
 };
 
 const char *

@@ -98,11 +98,11 @@ cli_info (int argc, char **argv)
   else
     printf ("tokenizer:      none (`magvlt tokenize` needs a model exported with one)\n");
   magvlt_sampling_params sp = magvlt_model_sampling_params (model);
-  printf ("sampling:       image %d steps, temperature %g -> %g, choice temperature %g -> %g; "
-          "text %d steps, temperature %g, top-k %d\n",
+  printf ("sampling:       image %d steps, temperature %g -> %g, choice temperature %g -> %g, "
+          "guidance %g; text %d steps, temperature %g, top-k %d\n",
           sp.image_steps, (double) sp.image_temperature_start, (double) sp.image_temperature_end,
           (double) sp.image_choice_temperature_start, (double) sp.image_choice_temperature_end,
-          sp.text_steps, (double) sp.text_temperature, sp.text_top_k);
+          (double) sp.image_guidance, sp.text_steps, (double) sp.text_temperature, sp.text_top_k);
   print_provenance (model);
   magvlt_model_free (model);
   return CLI_EXIT_OK;

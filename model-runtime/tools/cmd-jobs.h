@@ -30,10 +30,10 @@ typedef struct {
   char **inputs; /* -i, NULL-terminated */
   /* Options with a default of their own are read as text, so that "not
    * given" (NULL) cannot collide with any value a user types. */
-  char *steps_arg, *candidates_arg, *temperature_arg, *choice_temperature_arg, *strength_arg,
-    *padding_arg, *feather_arg;
+  char *steps_arg, *candidates_arg, *temperature_arg, *choice_temperature_arg, *guidance_arg,
+    *strength_arg, *padding_arg, *feather_arg;
   int steps, candidates, threads, padding, feather, span_length, preview_decode_every;
-  double temperature, choice_temperature, strength;
+  double temperature, choice_temperature, guidance, strength;
   gboolean official, json, quiet;
 
   /* derived */

@@ -39,6 +39,9 @@ SAMPLING_TYPES = {
     "txt_num_cand_samples": "u32", "txt_sample_size": "u32", "txt_num_steps": "u32",
     "txt_temperature": "f32", "txt_top_k": "u32", "txt_top_p": "f32", "txt_max_len": "u32",
     "txt_sample_method": "str", "txt_mask_sample_method": "str",
+    # ours, not in the official YAMLs: text guidance of the image steps (0 = off), which the
+    # default model's exporter writes (export_default.DEFAULT_MODEL_SAMPLING)
+    "img_guidance_scale": "f32",
 }
 
 
@@ -49,6 +52,7 @@ SAMPLING_RANGES = {
     "img_temperature_start": (0, 100, True), "img_temperature_end": (0, 100, True),
     "img_mult_temperature_start": (0, 100, False), "img_mult_temperature_end": (0, 100, False),
     "txt_temperature": (0, 100, True), "txt_top_k": (0, 1 << 22, False),
+    "img_guidance_scale": (0, 100, False),
 }
 
 

@@ -43,7 +43,7 @@ def png_text(path: str) -> dict:
     return read_png(path)[4]
 
 
-official = ("sampling:       image 10 steps, temperature 1.4 -> 0.6, choice temperature 2 -> 0.2; "
+official = ("sampling:       image 10 steps, temperature 1.4 -> 0.6, choice temperature 2 -> 0.2, guidance 0; "
             "text 12 steps, temperature 0.1, top-k 32")
 rc, out, err = run("info", "-m", model)
 check("a file without magvlt.sampling keys: the official values", rc == 0 and official in out, out + err)
@@ -58,22 +58,42 @@ own = with_keys("own.gguf", {
     "magvlt.sampling.txt_temperature": Value(FLOAT32, 0.5),
     "magvlt.sampling.txt_top_k": Value(UINT32, 8),
     "magvlt.sampling.txt_sample_method": Value(STRING, "sample_rerank"),
+    "magvlt.sampling.img_guidance_scale": Value(FLOAT32, 1.5),
 })
 rc, out, err = run("info", "-m", own)
 check("magvlt info lists the file's own values",
-      rc == 0 and "sampling:       image 3 steps, temperature 1 -> 0.25, choice temperature 0.5 -> 0.125; "
+      rc == 0 and "sampling:       image 3 steps, temperature 1 -> 0.25, choice temperature 0.5 -> 0.125, guidance 1.5; "
       "text 5 steps, temperature 0.5, top-k 8" in out, out + err)
 
 rc, out, err = run("generate", "-m", own, "-p", "a dog", "-o", "g.png", "--seed", "1", "--json")
 params = png_text(os.path.join(tmp, "g.png")).get("parameters", "") if rc == 0 else ""
-check("generate uses them", rc == 0 and json.loads(out.splitlines()[-1]).get("steps") == 3
-      and "steps=3 temperature=1-0.25 choice-temperature=0.5-0.125 " in params, params + err)
+last = json.loads(out.splitlines()[-1]) if rc == 0 else {}
+check("generate uses them", rc == 0 and last.get("steps") == 3 and last.get("guidance") == 1.5
+      and "steps=3 temperature=1-0.25 choice-temperature=0.5-0.125 seed=1 guidance=1.5 " in params,
+      params + err)
 
 rc, out, err = run("generate", "-m", own, "-p", "a dog", "-o", "o.png", "--seed", "1", "--json",
-                   "--steps", "4", "--temperature", "2", "--choice-temperature", "1")
+                   "--steps", "4", "--temperature", "2", "--choice-temperature", "1", "--guidance", "0")
 params = png_text(os.path.join(tmp, "o.png")).get("parameters", "") if rc == 0 else ""
-check("the options win, the schedules' ends scaled in proportion",
-      rc == 0 and "steps=4 temperature=2-0.5 choice-temperature=1-0.25 " in params, params + err)
+check("the options win, the schedules' ends scaled in proportion; --guidance 0 turns it off",
+      rc == 0 and "steps=4 temperature=2-0.5 choice-temperature=1-0.25 " in params
+      and "guidance" not in params and json.loads(out.splitlines()[-1]).get("guidance") == 0, params + err)
+
+# guidance changes the result (the same seed without it gives other codes), and a model without
+# the key samples as officially unless asked
+g = {}
+for name, m, extra in (("plain", model, []), ("guided", model, ["--guidance", "2"]),
+                       ("own", own, []), ("own-off", own, ["--guidance", "0"])):
+    rc, out, err = run("generate", "-m", m, "-p", "a dog", "-o", name + ".png", "--seed", "3", *extra)
+    g[name] = read_png(os.path.join(tmp, name + ".png"))[3] if rc == 0 else name
+check("--guidance 2 gives another image than no guidance for the same seed", g["plain"] != g["guided"])
+check("the file's guidance is used unless --guidance 0", g["own"] != g["own-off"])
+rc, out, err = run("generate", "-m", model, "-p", "x", "-o", "x.png", "--guidance", "nan")
+check("--guidance nan is refused", rc == 2 and "--guidance must be in [0, 100]" in err, err)
+bad = with_keys("bad-guidance.gguf", {"magvlt.sampling.img_guidance_scale": Value(FLOAT32, 101.0)})
+rc, out, err = run("info", "-m", bad)
+check("a file with guidance 101 is refused with a message",
+      rc != 0 and "magvlt.sampling.img_guidance_scale is 101; it must be in [0, 100] (0 = off)" in err, err)
 
 rc, out, err = run("generate", "-m", model, "-p", "a dog", "-o", "d.png", "--seed", "1",
                    "--choice-temperature", "1")

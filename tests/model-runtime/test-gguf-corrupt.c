@@ -1163,7 +1163,8 @@ same_sampling (const magvlt_sampling_params *a, const magvlt_sampling_params *b)
          && a->image_choice_temperature_end == b->image_choice_temperature_end
          && a->text_steps == b->text_steps && a->text_temperature == b->text_temperature
          && a->text_top_k == b->text_top_k && a->text_length == b->text_length
-         && a->caption_postprocess == b->caption_postprocess && a->seed == b->seed;
+         && a->caption_postprocess == b->caption_postprocess && a->seed == b->seed
+         && a->image_guidance == b->image_guidance;
 }
 
 static void
@@ -1184,12 +1185,12 @@ case_sampling (const char *name, gb_file *f, const magvlt_sampling_params *want)
       ok = same_sampling (&got, want);
       if (!ok)
         fail (name,
-              "got image %d steps %g->%g choice %g->%g, text %d steps %g top-k %d, "
+              "got image %d steps %g->%g choice %g->%g guidance %g, text %d steps %g top-k %d, "
               "%d candidates",
               got.image_steps, (double) got.image_temperature_start,
               (double) got.image_temperature_end, (double) got.image_choice_temperature_start,
-              (double) got.image_choice_temperature_end, got.text_steps,
-              (double) got.text_temperature, got.text_top_k, got.n_candidates);
+              (double) got.image_choice_temperature_end, (double) got.image_guidance,
+              got.text_steps, (double) got.text_temperature, got.text_top_k, got.n_candidates);
     }
   if (ok)
     printf ("ok   %s\n", name), n_passed++;
@@ -1222,12 +1223,14 @@ sampling_cases (void)
   gb_set_u32 (f, "magvlt.sampling.txt_num_steps", 9);
   gb_set_f32 (f, "magvlt.sampling.txt_temperature", 0.5f);
   gb_set_u32 (f, "magvlt.sampling.txt_top_k", 0);
+  gb_set_f32 (f, "magvlt.sampling.img_guidance_scale", 1.25f);
   /* read by nobody: candidates stay 1, the methods are the official ones */
   gb_set_u32 (f, "magvlt.sampling.img_num_cand_samples", 32);
   gb_set_str (f, "magvlt.sampling.txt_sample_method", "sample_rerank");
   want.image_steps = 7, want.image_temperature_start = 1.0f, want.image_temperature_end = 0.25f;
   want.image_choice_temperature_start = 0.5f, want.image_choice_temperature_end = 0.0f;
   want.text_steps = 9, want.text_temperature = 0.5f, want.text_top_k = 0;
+  want.image_guidance = 1.25f;
   case_sampling ("every magvlt.sampling key the engine reads", f, &want);
 
   f = tiny ();
@@ -1257,6 +1260,8 @@ sampling_cases (void)
       "key 'magvlt.sampling.txt_top_k' has type f32, expected an integer" },
     { "huge top-k", "txt_top_k", 'u', 1u << 30,
       "magvlt.sampling.txt_top_k is 1073741824; it must be 0 (off) to 4194304" },
+    { "negative guidance", "img_guidance_scale", 'f', -1,
+      "magvlt.sampling.img_guidance_scale is -1; it must be in [0, 100] (0 = off)" },
     { "temperature as a string", "img_temperature_start", 's', 0,
       "key 'magvlt.sampling.img_temperature_start' has type string, expected f32" },
   };

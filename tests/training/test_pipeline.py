@@ -180,7 +180,7 @@ try:
     info = run([cli, "info", "-m", gguf])
     assert "8x8 grid" in info and "char_bpe" in info and "2 layers" in info, info
     # the YAML's sampling section becomes the model's defaults; --sampling sets values over it
-    assert ("sampling:       image 10 steps, temperature 1.4 -> 0.6, choice temperature 2 -> 0.2; "
+    assert ("sampling:       image 10 steps, temperature 1.4 -> 0.6, choice temperature 2 -> 0.2, guidance 1; "
             "text 12 steps, temperature 0.1, top-k 32") in info, info
     gguf_s = os.path.join(tmp, "sampling.gguf")
     run([py, os.path.join(training, "export_default.py"), "--work", work, "--out", gguf_s, "--name", "test-tiny",
@@ -188,7 +188,7 @@ try:
          "--official-dir", os.path.join(tmp, "official-s"), "--sampling", "img_mult_temperature_start=4.5",
          "--sampling", "txt_num_steps=7"])
     info = run([cli, "info", "-m", gguf_s])
-    assert "choice temperature 4.5 -> 0.2; text 7 steps" in info, info
+    assert "choice temperature 4.5 -> 0.2, guidance 1; text 7 steps" in info, info
     with open(os.path.join(tmp, "official-s", "test-tiny.yaml")) as f:
         y = f.read()
     assert "img_mult_temperature_start: 4.5" in y and "txt_num_steps: 7" in y, y
