@@ -369,8 +369,9 @@ def write_report(args, start, end_load, commit, dirty, mach, resolved, avail, df
           f"{fmt(r['cancel_ms'], 'ms', 2)} / {fmt(r['cancel_max_ms'], 'ms', 2)} | "
           f"{fmt(r['peak_rss_mb'], 'MiB', 0)} |")
     a("")
-    a("Jobs use the default sampling settings (T2I and inpaint: 10 image steps + decode; caption:")
-    a("encode + length prediction + 12 text steps; inpaint: centre quarter of a 64×64 image masked).")
+    a("Jobs use the model file's own sampling values, one candidate (T2I and inpaint: 10 image steps")
+    a("with text guidance 1, so two forward passes a step, + decode; caption: encode + length")
+    a("prediction + 12 text steps; inpaint: centre quarter of a 64×64 image masked).")
     a("")
     a("### Threads")
     a("")

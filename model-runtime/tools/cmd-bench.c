@@ -191,13 +191,15 @@ typedef struct {
 } bench_what;
 
 static gboolean
-bench_jobs (magvlt_context *ctx, const magvlt_model_info *in, int repeat, const bench_what *w,
-            bench_results *res)
+bench_jobs (magvlt_context *ctx, const magvlt_model *model, const magvlt_model_info *in, int repeat,
+            const bench_what *w, bench_results *res)
 {
   step_clock clock = { 0 };
   magvlt_callbacks cb = { .progress = on_step, .user_data = &clock };
   int side = in->image_resolution;
-  job_inputs j = { ctx, magvlt_sampling_default_params (), magvlt_edit_default_params (),
+  /* the model's own sampling values, as `magvlt generate` and the app use
+   * them (the default model's include text guidance: two forwards a step) */
+  job_inputs j = { ctx, magvlt_model_sampling_params (model), magvlt_edit_default_params (),
                    "a red apple on a wooden table" };
   g_autofree uint8_t *rgb = g_new (uint8_t, (size_t) side * side * 3);
   g_autofree uint8_t *mask = g_new0 (uint8_t, (size_t) side * side);
@@ -231,6 +233,9 @@ bench_jobs (magvlt_context *ctx, const magvlt_model_info *in, int repeat, const 
                res->step_ms, clock.step_ms[0], clock.n_steps);
       fprintf (report, "%-28s median %8.1f ms   (%d jobs: %d steps + decode)\n", job_names[JOB_T2I],
                res->t2i_ms, repeat, j.p.image_steps);
+      if (j.p.image_guidance > 0.0f)
+        fprintf (report, "%-28s (text guidance %g: two forward passes a step)\n", "",
+                 (double) j.p.image_guidance);
     }
   ok = ok && (!w->caption || time_job (&j, JOB_CAPTION, repeat, &res->caption_ms));
   if (ok && w->caption)
@@ -477,7 +482,8 @@ cli_bench (int argc, char **argv)
                   "Stages: a T2I forward pass with every image slot masked and the image\n"
                   "logits of all of them (the first step of text-to-image), an I2T forward\n"
                   "with the text logits of every visible slot, VQGAN encode and decode, and\n"
-                  "(models with a tokenizer) whole jobs with the default sampling settings:\n"
+                  "(models with a tokenizer) whole jobs with the model's own sampling values\n"
+                  "(`magvlt info`; one candidate):\n"
                   "text-to-image (its refinement steps, and the job with the decode), a caption\n"
                   "(i2t: encode, length prediction, text steps) and an inpainting of the centre\n"
                   "quarter of an R×R image (encode, image steps, decode, paste) — and the\n"
@@ -663,7 +669,7 @@ cli_bench (int argc, char **argv)
   magvlt_tokenizer_info ti;
   if (ok && (w.t2i || w.caption || w.inpaint || w.cancel) && in->has_vqgan
       && magvlt_tokenizer_get_info (model, &ti) == MAGVLT_OK)
-    ok = bench_jobs (b.ctx, in, repeat, &w, &res);
+    ok = bench_jobs (b.ctx, model, in, repeat, &w, &res);
   struct rusage ru;
   getrusage (RUSAGE_SELF, &ru);
   double ctx_mb = (double) magvlt_context_memory_size (b.ctx) / (1 << 20);
