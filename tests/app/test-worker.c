@@ -168,9 +168,9 @@ test_bad_model (void)
   g_main_loop_unref (c.loop);
 }
 
-/* A job runs with the model's own sampling values under what the window
- * chose: seed, candidates, image steps, and the temperature as a scale of
- * the model's schedule. */
+/* A job runs with the model's own sampling values (its text guidance too)
+ * under what the window chose: seed, candidates, image steps, and the
+ * temperature as a scale of the model's schedule. */
 static void
 test_model_sampling (void)
 {
@@ -189,6 +189,7 @@ test_model_sampling (void)
                      official.image_choice_temperature_start);
   g_assert_cmpint (own.text_steps, !=, official.text_steps);
   g_assert_cmpfloat (own.text_temperature, !=, official.text_temperature);
+  g_assert_cmpfloat (own.image_guidance, ==, 1.5f);
   job->params.seed = 9;
   job->params.n_candidates = 3;
   job->params.image_steps = 4;
@@ -207,6 +208,7 @@ test_model_sampling (void)
                      own.image_choice_temperature_end);
   g_assert_cmpfloat (job->params.text_temperature, ==, own.text_temperature);
   g_assert_cmpint (job->params.text_top_k, ==, own.text_top_k);
+  g_assert_cmpfloat (job->params.image_guidance, ==, own.image_guidance);
   studio_job_free (job);
   magvlt_model_free (model);
 }
