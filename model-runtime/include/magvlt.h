@@ -442,7 +442,8 @@ typedef struct magvlt_sampling_params {
    * sampling: each image step also runs the model without the text, and
    * samples from logits + image_guidance · (logits − logits without text),
    * as classifier-free guidance does. 0 = off (the official sampling, and
-   * half the work); the default model recommends 1.0 (FORMAT.md). */
+   * half the work); the default model recommends 1.0 (FORMAT.md). Prompts
+   * without a token (blank, or the joint job's) are never guided. */
   float image_guidance;
 } magvlt_sampling_params;
 

@@ -149,7 +149,9 @@ preview_image (mv_job *job, int step, int n_steps, const int32_t *codes, const u
  * (top-1 15.0 → 34.7 %, Fréchet 32.7 → 24.7); g = 0.5 / 1.5 / 2 / 3 give
  * 47.7 / 54.3 / 58.0 / 56.7 %; all text slots [MASK] instead of none as the
  * null condition 51.0 %. The same guidance of captions (the image masked as
- * the null condition) named concepts less often, so text stays unguided. */
+ * the null condition) named concepts less often, so text stays unguided.
+ * A prompt without a token (only the end-of-text slot: a blank prompt, or
+ * the joint job's image stage) has nothing to guide by: no guidance. */
 static magvlt_status
 guide_image_logits (mv_job *job, const magvlt_forward_input *in, const uint8_t *masked)
 {
@@ -207,7 +209,8 @@ mv_refine_image (mv_job *job, const int32_t *text_ids, int n_txt, int32_t *codes
       magvlt_forward_output out = { .image_logits = job->img_logits, .image_logit_rows = masked };
       if ((st = magvlt_forward (ctx, &in, &out)) != MAGVLT_OK)
         return st;
-      if (p->image_guidance > 0.0f && (st = guide_image_logits (job, &in, masked)) != MAGVLT_OK)
+      if (p->image_guidance > 0.0f && n_txt > 1
+          && (st = guide_image_logits (job, &in, masked)) != MAGVLT_OK)
         return st;
 
       float tau = lerp_steps (p->image_temperature_start, p->image_temperature_end, s, n_steps);

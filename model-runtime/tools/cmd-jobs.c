@@ -40,7 +40,7 @@ static const char common_description[] =
   "inpaint, edit and joint, and the text temperature for caption and infill;\n"
   "--choice-temperature does the same for the noise on the scores that decide\n"
   "which image codes are kept at each step. --guidance G (generate, inpaint,\n"
-  "edit, joint) also runs each image step without the text and moves the\n"
+  "edit; not for a blank prompt) also runs each image step without the text and moves the\n"
   "prediction G times its difference further from it (classifier-free guidance;\n"
   "not in the official sampling, so 0 for official checkpoints; the default\n"
   "model's is 1, which roughly halves the speed and makes the image follow the\n"
@@ -246,7 +246,7 @@ job_entries (job_run *r)
          "Start of the schedule of the noise on which image codes are kept (default: the "
          "model's; the end follows in proportion; 0 = none)",
          "T");
-  if (image_job (k))
+  if (image_job (k) && k != JOB_JOINT)
     ADD ("guidance", 0, 0, G_OPTION_ARG_STRING, &r->guidance_arg,
          "Text guidance of the image steps, 0 = none as officially (default: the model's)", "G");
   ADD ("official-sampling", 0, 0, G_OPTION_ARG_NONE, &r->official,
@@ -354,6 +354,8 @@ set_sampling (job_run *r, magvlt_sampling_params base)
                       r->choice_temperature);
   if (r->guidance_arg)
     sp->image_guidance = (float) r->guidance;
+  if (k == JOB_JOINT)
+    sp->image_guidance = 0.0f; /* no prompt to guide by (the engine skips it too) */
 }
 
 /* Checks the options and fills the sampling parameters; returns an exit

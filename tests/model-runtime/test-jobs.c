@@ -226,6 +226,24 @@ test_guidance (magvlt_context *ctx, const magvlt_model *model, const magvlt_mode
       magvlt_result_free (&plain);
       magvlt_result_free (&guided);
     }
+  /* a blank prompt has nothing to guide by: the same codes as unguided */
+  p.image_steps = 4;
+  p.image_temperature_start = 1.4f, p.image_temperature_end = 0.6f;
+  p.image_guidance = 0.0f;
+  st = magvlt_generate_image (ctx, &p, "  ", &plain);
+  p.image_guidance = g;
+  if (st == MAGVLT_OK)
+    st = magvlt_generate_image (ctx, &p, "  ", &guided);
+  expect (st == MAGVLT_OK
+            && memcmp (plain.candidates[0].image_codes, guided.candidates[0].image_codes,
+                       (size_t) ni * sizeof (int32_t))
+                 == 0,
+          "guidance: a blank prompt is not guided (same codes as guidance 0)");
+  if (st == MAGVLT_OK)
+    {
+      magvlt_result_free (&plain);
+      magvlt_result_free (&guided);
+    }
   p.image_guidance = -1.0f;
   expect (magvlt_generate_image (ctx, &p, prompt, &plain) == MAGVLT_ERR_INVALID_ARG,
           "guidance: a negative guidance is refused (%s)", magvlt_last_error ());
