@@ -20,6 +20,7 @@ studio_job_new (StudioJobKind kind)
   job->kind = kind;
   job->params = magvlt_sampling_default_params ();
   job->temperature_scale = 1.0;
+  job->guidance_scale = 1.0;
   job->edit = magvlt_edit_default_params ();
   return job;
 }
@@ -36,6 +37,8 @@ studio_job_use_model (StudioJob *job, const magvlt_model *model)
   /* the schedule keeps the model's shape; only its level moves */
   p.image_temperature_start *= scale;
   p.image_temperature_end *= scale;
+  /* official checkpoints have none: any scale of 0 is 0 */
+  p.image_guidance *= (float) job->guidance_scale;
   job->params = p;
 }
 
@@ -165,6 +168,11 @@ studio_job_run (StudioJob *job, magvlt_context *ctx, GError **error)
   result->steps = job->params.image_steps;
   result->strength = job->edit.strength;
   result->temperature_scale = job->temperature_scale;
+  /* the engine guides the image steps of a prompt (not the joint job's) */
+  result->guidance = job->kind == STUDIO_JOB_GENERATE || job->kind == STUDIO_JOB_INPAINT
+                         || job->kind == STUDIO_JOB_EDIT
+                       ? job->params.image_guidance
+                       : 0.0;
   result->candidates = g_array_new (FALSE, TRUE, sizeof (StudioCandidate));
   g_array_set_clear_func (result->candidates, candidate_clear);
   for (int i = 0; i < r.n_candidates; i++)

@@ -24,10 +24,11 @@ typedef struct {
   GdkPixbuf *image; /* RGB, no alpha; never modified after submission */
   GBytes *mask;     /* width × height bytes, or NULL */
   /* The window chooses the seed, the candidates, the image steps and the
-   * temperature scale; everything else is the loaded model's own
-   * (magvlt_model_sampling_params), merged in by studio_job_use_model(). */
+   * temperature and guidance scales; everything else is the loaded model's
+   * own (magvlt_model_sampling_params), merged in by studio_job_use_model(). */
   magvlt_sampling_params params;
   double temperature_scale; /* × the model's image temperatures (1 = as is) */
+  double guidance_scale;    /* × the model's text guidance (1 = as is) */
   magvlt_edit_params edit;
 } StudioJob;
 
@@ -48,6 +49,7 @@ typedef struct {
   int steps;
   double strength;
   double temperature_scale;
+  double guidance; /* the text guidance the image steps ran with (0 = none) */
   /* how the model read the prompt (generate, inpaint, edit; set by the
    * worker): its tokens, whether it was cut to the model's text length, and
    * whether characters outside the vocabulary were dropped */

@@ -20,6 +20,7 @@ struct _StudioPreferences {
   GtkAdjustment *steps_adjustment;
   GtkAdjustment *candidates_adjustment;
   GtkAdjustment *temperature_adjustment;
+  GtkAdjustment *guidance_adjustment;
   GtkAdjustment *threads_adjustment;
   GtkAdjustment *padding_adjustment;
   GtkAdjustment *feather_adjustment;
@@ -125,6 +126,7 @@ studio_preferences_class_init (StudioPreferencesClass *klass)
   gtk_widget_class_bind_template_child (widget_class, StudioPreferences, steps_adjustment);
   gtk_widget_class_bind_template_child (widget_class, StudioPreferences, candidates_adjustment);
   gtk_widget_class_bind_template_child (widget_class, StudioPreferences, temperature_adjustment);
+  gtk_widget_class_bind_template_child (widget_class, StudioPreferences, guidance_adjustment);
   gtk_widget_class_bind_template_child (widget_class, StudioPreferences, threads_adjustment);
   gtk_widget_class_bind_template_child (widget_class, StudioPreferences, padding_adjustment);
   gtk_widget_class_bind_template_child (widget_class, StudioPreferences, feather_adjustment);
@@ -150,6 +152,8 @@ studio_preferences_new (GtkWindow *parent, GSettings *settings)
   bind_int (self, "steps", self->steps_adjustment);
   bind_int (self, "candidates", self->candidates_adjustment);
   g_settings_bind (settings, "temperature-scale", self->temperature_adjustment, "value",
+                   G_SETTINGS_BIND_DEFAULT);
+  g_settings_bind (settings, "guidance-scale", self->guidance_adjustment, "value",
                    G_SETTINGS_BIND_DEFAULT);
   bind_int (self, "threads", self->threads_adjustment);
   bind_int (self, "padding", self->padding_adjustment);

@@ -646,6 +646,12 @@ studio_window_accept (StudioWindow *self)
       /* numbers in the C locale: a saved file reads the same everywhere */
       g_ptr_array_add (p, g_strdup ("MAGVLT temperature scale"));
       g_ptr_array_add (p, format_number (self->pending->temperature_scale));
+      g_ptr_array_add (p, g_strdup ("MAGVLT guidance"));
+      /* a blank prompt is not guided (refine.c) */
+      g_ptr_array_add (
+        p, format_number (self->pending->prompt_checked && self->pending->prompt_tokens == 0
+                            ? 0.0
+                            : self->pending->guidance));
       if (self->pending->kind == STUDIO_JOB_EDIT)
         {
           g_ptr_array_add (p, g_strdup ("MAGVLT strength"));
@@ -845,6 +851,7 @@ studio_window_start_job (StudioWindow *self, StudioJobKind kind, const char *tex
     {
       /* × the model's own schedule (studio_job_use_model) */
       job->temperature_scale = g_settings_get_double (self->settings, "temperature-scale");
+      job->guidance_scale = g_settings_get_double (self->settings, "guidance-scale");
       job->edit.padding = g_settings_get_int (self->settings, "padding");
       studio_worker_set_preview_decode_every (
         self->worker, g_settings_get_int (self->settings, "preview-decode-interval"));

@@ -212,10 +212,13 @@ def main() -> None:
     check(f"saved PNG names the job as the CLI does ({saved.get_option('tEXt::MAGVLT job')!r})",
           saved.get_option("tEXt::MAGVLT job") == "inpaint")
     # enough to make it again: the model and the temperature scale too (default 1, C-locale number)
-    check(f"saved PNG names the model ({saved.get_option('tEXt::MAGVLT model')!r}) and the "
-          f"temperature scale ({saved.get_option('tEXt::MAGVLT temperature scale')!r})",
+    # and the text guidance the image steps ran with (this model file has none: 0)
+    check(f"saved PNG names the model ({saved.get_option('tEXt::MAGVLT model')!r}), the "
+          f"temperature scale ({saved.get_option('tEXt::MAGVLT temperature scale')!r}) and the "
+          f"guidance ({saved.get_option('tEXt::MAGVLT guidance')!r})",
           saved.get_option("tEXt::MAGVLT model") == app.state("model-name")
-          and saved.get_option("tEXt::MAGVLT temperature scale") == "1.00")
+          and saved.get_option("tEXt::MAGVLT temperature scale") == "1.00"
+          and saved.get_option("tEXt::MAGVLT guidance") == "0.00")
 
     # no lost work: the opened file is never written without an explicit save to it
     check("the opened image file is unchanged after inpaint, accept and save-as elsewhere", sha256(img) == img_sha)

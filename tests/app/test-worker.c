@@ -168,9 +168,9 @@ test_bad_model (void)
   g_main_loop_unref (c.loop);
 }
 
-/* A job runs with the model's own sampling values (its text guidance too)
- * under what the window chose: seed, candidates, image steps, and the
- * temperature as a scale of the model's schedule. */
+/* A job runs with the model's own sampling values under what the window
+ * chose: seed, candidates, image steps, and the temperature and text
+ * guidance as scales of the model's own. */
 static void
 test_model_sampling (void)
 {
@@ -195,6 +195,7 @@ test_model_sampling (void)
   job->params.image_steps = 4;
   job->params.text_steps = 99; /* not the window's to choose */
   job->temperature_scale = 0.5;
+  job->guidance_scale = 2.0;
   studio_job_use_model (job, model);
   g_assert_cmpuint (job->params.seed, ==, 9);
   g_assert_cmpint (job->params.n_candidates, ==, 3);
@@ -208,7 +209,7 @@ test_model_sampling (void)
                      own.image_choice_temperature_end);
   g_assert_cmpfloat (job->params.text_temperature, ==, own.text_temperature);
   g_assert_cmpint (job->params.text_top_k, ==, own.text_top_k);
-  g_assert_cmpfloat (job->params.image_guidance, ==, own.image_guidance);
+  g_assert_cmpfloat (job->params.image_guidance, ==, own.image_guidance * 2.0f);
   studio_job_free (job);
   magvlt_model_free (model);
 }

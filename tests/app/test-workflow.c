@@ -349,6 +349,8 @@ test_preferences (void)
   g_assert_cmpfloat (template_adjustment (prefs, "feather_adjustment"), ==, 21);
   set_template_adjustment (prefs, "temperature_adjustment", 0.9);
   g_assert_cmpfloat_with_epsilon (g_settings_get_double (settings, "temperature-scale"), 0.9, 1e-9);
+  set_template_adjustment (prefs, "guidance_adjustment", 2.5);
+  g_assert_cmpfloat_with_epsilon (g_settings_get_double (settings, "guidance-scale"), 2.5, 1e-9);
   set_template_adjustment (prefs, "threads_adjustment", 2);
   g_assert_cmpint (g_settings_get_int (settings, "threads"), ==, 2);
   set_template_adjustment (prefs, "padding_adjustment", 48);
@@ -385,6 +387,7 @@ test_preferences (void)
   g_settings_reset (settings, "brush-size");
   g_settings_reset (settings, "overlay-opacity");
   g_settings_reset (settings, "temperature-scale");
+  g_settings_reset (settings, "guidance-scale");
   g_settings_reset (settings, "threads");
   g_settings_reset (settings, "padding");
   g_settings_reset (settings, "preview-decode-interval");
