@@ -37,8 +37,9 @@ studio_job_use_model (StudioJob *job, const magvlt_model *model)
   /* the schedule keeps the model's shape; only its level moves */
   p.image_temperature_start *= scale;
   p.image_temperature_end *= scale;
-  /* official checkpoints have none: any scale of 0 is 0 */
-  p.image_guidance *= (float) job->guidance_scale;
+  /* official checkpoints have none: any scale of 0 is 0; held to the
+   * engine's range whatever the file's value */
+  p.image_guidance = MIN (p.image_guidance * (float) job->guidance_scale, 100.0f);
   job->params = p;
 }
 

@@ -86,7 +86,7 @@ const char *studio_job_kind_name (StudioJobKind kind);
  * translated: what saved files record. */
 const char *studio_job_kind_id (StudioJobKind kind);
 /* job->params ← the model's sampling values with the job's seed,
- * candidates, image steps and temperature scale over them. */
+ * candidates, image steps and temperature and guidance scales over them. */
 void studio_job_use_model (StudioJob *job, const magvlt_model *model);
 StudioJobResult *studio_job_run (StudioJob *job, magvlt_context *ctx, GError **error);
 

@@ -428,7 +428,7 @@ MAGVLT_API void magvlt_context_set_callbacks (magvlt_context *ctx,
 
 typedef struct magvlt_sampling_params {
   uint64_t seed;        /* candidate k uses seed + k, so it can be re-run alone */
-  int32_t n_candidates; /* independent samples, ranked by the model's mean
+  int32_t n_candidates; /* independent samples, ranked by the model's (guided) mean
                            log-likelihood of the tokens it chose */
   int32_t image_steps;  /* S (10); cosine schedule */
   float image_temperature_start, image_temperature_end;               /* 1.4 → 0.6 */

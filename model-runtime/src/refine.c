@@ -33,8 +33,6 @@ mv_job_init (magvlt_context *ctx, const magvlt_sampling_params *params, mv_job *
   job->ctx = ctx;
   job->params = *params;
   job->img_logits = malloc (ni * (size_t) hp->vocab_size_img * sizeof (float));
-  if (params->image_guidance > 0.0f)
-    job->img_unguided = malloc (ni * (size_t) hp->vocab_size_img * sizeof (float));
   job->txt_logits = malloc (nt * (size_t) hp->vocab_size_txt * sizeof (float));
   job->scratch = malloc (vmax * sizeof (float));
   job->sample = malloc ((ni > nt ? ni : nt) * sizeof (int32_t));
@@ -43,9 +41,8 @@ mv_job_init (magvlt_context *ctx, const magvlt_sampling_params *params, mv_job *
   job->rows = malloc (ni > nt ? ni : nt);
   job->len_logits = malloc (nt * sizeof (float));
   job->thumb = malloc ((ni ? ni : 1) * 3);
-  if (!job->img_logits || (params->image_guidance > 0.0f && !job->img_unguided) || !job->txt_logits
-      || !job->scratch || !job->sample || !job->score || !job->ll || !job->rows || !job->len_logits
-      || !job->thumb)
+  if (!job->img_logits || !job->txt_logits || !job->scratch || !job->sample || !job->score
+      || !job->ll || !job->rows || !job->len_logits || !job->thumb)
     {
       mv_job_clear (job);
       return mv_ctx_fail (ctx, MAGVLT_ERR_NOMEM, "out of memory for the job's logits");
@@ -159,6 +156,11 @@ guide_image_logits (mv_job *job, const magvlt_forward_input *in, const uint8_t *
   float g = job->params.image_guidance;
   magvlt_forward_input bare = *in;
   bare.text_valid_len = 0;
+  /* on the first guided step: text jobs never need it */
+  if (!job->img_unguided
+      && !(job->img_unguided =
+             malloc ((size_t) hp->ctx_len_img * (size_t) hp->vocab_size_img * sizeof (float))))
+    return mv_ctx_fail (job->ctx, MAGVLT_ERR_NOMEM, "out of memory for the guidance logits");
   magvlt_forward_output out = { .image_logits = job->img_unguided, .image_logit_rows = masked };
   magvlt_status st = magvlt_forward (job->ctx, &bare, &out);
   if (st != MAGVLT_OK)

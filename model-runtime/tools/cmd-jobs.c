@@ -40,13 +40,14 @@ static const char common_description[] =
   "inpaint, edit and joint, and the text temperature for caption and infill;\n"
   "--choice-temperature does the same for the noise on the scores that decide\n"
   "which image codes are kept at each step. --guidance G (generate, inpaint,\n"
-  "edit; not for a blank prompt) also runs each image step without the text and moves the\n"
-  "prediction G times its difference further from it (classifier-free guidance;\n"
-  "not in the official sampling, so 0 for official checkpoints; the default\n"
-  "model's is 1, which roughly halves the speed and makes the image follow the\n"
-  "text more closely). --candidates N draws N independent\n"
-  "samples (seeds SEED, SEED+1, ...) and ranks them by the model's mean\n"
-  "log-likelihood of the tokens it chose, best first (default 1, for speed).\n"
+  "edit; never for a blank prompt) also runs each image step without the text\n"
+  "and moves the prediction G times its difference from that further away\n"
+  "(classifier-free guidance; not in the official sampling, so 0 for official\n"
+  "checkpoints; the default model's is 1, with which its images match their\n"
+  "prompt far more often, at twice the work per step; 0 turns it off).\n"
+  "--candidates N draws N independent samples (seeds SEED, SEED+1, ...) and\n"
+  "ranks them by the model's mean log-likelihood (guided, with guidance) of the\n"
+  "tokens it chose, best first (default 1, for speed).\n"
   "--official-sampling uses the official sampling configurations' candidate\n"
   "counts, 32 for images and 64 for captions (much slower; --candidates wins over\n"
   "it). Without\n"
@@ -539,11 +540,16 @@ check_prompt (job_run *r, const char *text, const char *what)
              "without its non-ASCII characters (as the official code does)\n",
              r->cmd, what);
   if (tr.n_tokens == 0)
-    fprintf (stderr,
-             "magvlt %s: warning: %s gives the model no words (it is empty, or only characters "
-             "outside its vocabulary): the result follows no text (`magvlt joint` makes an image "
-             "from nothing on purpose)\n",
-             r->cmd, what);
+    {
+      fprintf (stderr,
+               "magvlt %s: warning: %s gives the model no words (it is empty, or only characters "
+               "outside its vocabulary): the result follows no text (`magvlt joint` makes an image "
+               "from nothing on purpose)\n",
+               r->cmd, what);
+      /* nothing to guide by: the engine skips the guidance, so the
+       * parameters written with the result say none */
+      r->sp.image_guidance = 0.0f;
+    }
   return TRUE;
 }
 

@@ -88,6 +88,11 @@ for name, m, extra in (("plain", model, []), ("guided", model, ["--guidance", "2
     g[name] = read_png(os.path.join(tmp, name + ".png"))[3] if rc == 0 else name
 check("--guidance 2 gives another image than no guidance for the same seed", g["plain"] != g["guided"])
 check("the file's guidance is used unless --guidance 0", g["own"] != g["own-off"])
+rc, out, err = run("generate", "-m", own, "-p", "  ", "-o", "blank.png", "--seed", "1", "--json")
+params = png_text(os.path.join(tmp, "blank.png")).get("parameters", "") if rc == 0 else ""
+check("a blank prompt reports no guidance (the engine skips it) though the file has one",
+      rc == 0 and "guidance" not in params and json.loads(out.splitlines()[-1]).get("guidance") == 0,
+      params + err)
 rc, out, err = run("joint", "-m", own, "-o", "j.png", "--seed", "1", "--guidance", "1")
 check("joint has no --guidance (no prompt to guide by)", rc == 2 and "guidance" in err, err)
 rc, out, err = run("joint", "-m", own, "-o", "j.png", "--seed", "1", "--json")

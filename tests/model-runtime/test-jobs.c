@@ -230,20 +230,18 @@ test_guidance (magvlt_context *ctx, const magvlt_model *model, const magvlt_mode
   p.image_steps = 4;
   p.image_temperature_start = 1.4f, p.image_temperature_end = 0.6f;
   p.image_guidance = 0.0f;
-  st = magvlt_generate_image (ctx, &p, "  ", &plain);
+  magvlt_status s1 = magvlt_generate_image (ctx, &p, "  ", &plain);
   p.image_guidance = g;
-  if (st == MAGVLT_OK)
-    st = magvlt_generate_image (ctx, &p, "  ", &guided);
-  expect (st == MAGVLT_OK
+  magvlt_status s2 = magvlt_generate_image (ctx, &p, "  ", &guided);
+  expect (s1 == MAGVLT_OK && s2 == MAGVLT_OK
             && memcmp (plain.candidates[0].image_codes, guided.candidates[0].image_codes,
                        (size_t) ni * sizeof (int32_t))
                  == 0,
           "guidance: a blank prompt is not guided (same codes as guidance 0)");
-  if (st == MAGVLT_OK)
-    {
-      magvlt_result_free (&plain);
-      magvlt_result_free (&guided);
-    }
+  if (s1 == MAGVLT_OK)
+    magvlt_result_free (&plain);
+  if (s2 == MAGVLT_OK)
+    magvlt_result_free (&guided);
   p.image_guidance = -1.0f;
   expect (magvlt_generate_image (ctx, &p, prompt, &plain) == MAGVLT_ERR_INVALID_ARG,
           "guidance: a negative guidance is refused (%s)", magvlt_last_error ());
@@ -327,6 +325,32 @@ test_edit (magvlt_context *ctx)
       if (st == MAGVLT_OK)
         magvlt_result_free (&r);
     }
+  /* guided inpainting (the edit path into the image loop): the pixels
+   * outside the mask still keep their values, and the result differs from
+   * the unguided one of the same seed */
+  {
+    magvlt_result plain, guided;
+    magvlt_sampling_params gp = p;
+    ep.strength = 1.0f;
+    gp.seed = 21;
+    magvlt_status s1 = magvlt_edit_image (ctx, &gp, &ep, &img, mask, (size_t) w, "a cat", &plain);
+    gp.image_guidance = 3.0f;
+    magvlt_status s2 = magvlt_edit_image (ctx, &gp, &ep, &img, mask, (size_t) w, "a cat", &guided);
+    int outside = 0, differ = 0;
+    for (int i = 0; s1 == MAGVLT_OK && s2 == MAGVLT_OK && i < w * h * 3; i++)
+      {
+        outside += mask[i / 3] < 128 && guided.candidates[0].image[i] != px[i];
+        differ += guided.candidates[0].image[i] != plain.candidates[0].image[i];
+      }
+    expect (s1 == MAGVLT_OK && s2 == MAGVLT_OK && outside == 0 && differ > 0,
+            "guided inpaint: outside the mask unchanged (%d), result differs from unguided (%d "
+            "values) (%s)",
+            outside, differ, magvlt_last_error ());
+    if (s1 == MAGVLT_OK)
+      magvlt_result_free (&plain);
+    if (s2 == MAGVLT_OK)
+      magvlt_result_free (&guided);
+  }
   ep.strength = 0.7f;
   magvlt_status st = magvlt_edit_image (ctx, &p, &ep, &img, NULL, 0, "a dog", &r);
   expect (st == MAGVLT_OK && r.candidates[0].width == w,
