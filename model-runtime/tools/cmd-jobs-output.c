@@ -330,6 +330,14 @@ cli_jobs_print_result (job_run *r, const magvlt_candidate *c, int rank, int n_ra
 {
   if (!r->json)
     {
+      if (output && strcmp (output, "-") == 0)
+        {
+          /* standard output holds the image: the line goes to stderr */
+          if (!r->quiet)
+            fprintf (stderr, "(standard output)  seed %" G_GUINT64_FORMAT "  score %.4f%s%s\n",
+                     c->seed, c->score, c->text ? "  caption: " : "", c->text ? c->text : "");
+          return;
+        }
       if (output)
         printf ("%s  seed %" G_GUINT64_FORMAT "  score %.4f%s%s\n", output, c->seed, c->score,
                 c->text ? "  caption: " : "", c->text ? c->text : "");

@@ -62,7 +62,9 @@ static const char common_description[] =
   "are PNG files, written whole or not at all (a temporary file renamed), with the\n"
   "prompt, seed and parameters in tEXt chunks (prompt, seed, parameters,\n"
   "Software). With several candidates OUT.png is the best and OUT-2.png,\n"
-  "OUT-3.png, ... the others in rank order.\n"
+  "OUT-3.png, ... the others in rank order. -o - writes the image to standard\n"
+  "output instead (one candidate, not with --json; the result line goes to\n"
+  "stderr), e.g. magvlt generate -p \"a red apple\" -o - | display\n"
   "\n"
   "--json prints one JSON object per result (per candidate) on one line of stdout,\n"
   "with \"seed\" (that candidate's), \"steps\", \"ms\" (the whole job, in\n"
@@ -212,7 +214,8 @@ job_entries (job_run *r)
          "Fraction of the region's codes regenerated, in (0, 1]", "S");
   if (image_job (k))
     {
-      ADD ("out", 'o', 0, G_OPTION_ARG_FILENAME, &r->out_path, "Output image (PNG)", "OUT.png");
+      ADD ("out", 'o', 0, G_OPTION_ARG_FILENAME, &r->out_path,
+           "Output image (PNG; - for standard output)", "OUT.png");
       /* `convert` spells it --output: both work everywhere */
       ADD ("output", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_FILENAME, &r->out_path, NULL, NULL);
     }
@@ -632,6 +635,21 @@ check_output (job_run *r)
   g_autofree char *base = g_path_get_basename (r->out_path);
   const char *dot = strrchr (base, '.');
 
+  if (strcmp (r->out_path, "-") == 0)
+    {
+      /* one PNG stream on standard output, and nothing else there */
+      if (n > 1)
+        return usage_error (r,
+                            "-o - writes one image to standard output; give a file name for "
+                            "%d candidates",
+                            n);
+      if (r->json)
+        return usage_error (r, "-o - and --json would both write to standard output");
+      if (isatty (STDOUT_FILENO))
+        return usage_error (r, "-o -: standard output is a terminal; redirect it to a file or a "
+                               "program, or give a file name");
+      return -1;
+    }
   if (dot && dot != base && g_ascii_strcasecmp (dot, ".png") != 0)
     {
       fprintf (stderr, "magvlt %s: %s: the output is a PNG image; give it a .png name\n", r->cmd,

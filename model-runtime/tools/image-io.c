@@ -174,6 +174,24 @@ cli_png_write_atomic (const char *path, const uint8_t *rgb, int width, int heigh
   g_autofree gchar *buf = NULL;
   gsize len = 0;
   g_autoptr (GError) e = NULL;
+  if (strcmp (path, "-") == 0)
+    {
+      /* standard output (`-o -`): the whole image is encoded first, so a
+       * failed encode writes nothing */
+      if (!gdk_pixbuf_save_to_bufferv (pb, &buf, &len, "png", (char **) k->pdata, values, &e))
+        {
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                       "cannot write the image to standard output: %s", e->message);
+          return FALSE;
+        }
+      if (fwrite (buf, 1, len, stdout) != len || fflush (stdout) != 0)
+        {
+          g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_FAILED,
+                       "cannot write the image to standard output: %s", g_strerror (errno));
+          return FALSE;
+        }
+      return TRUE;
+    }
   if (!gdk_pixbuf_save_to_bufferv (pb, &buf, &len, "png", (char **) k->pdata, values, &e)
       /* a temporary file in the same folder, renamed over path */
       || !g_file_set_contents_full (path, buf, (gssize) len, G_FILE_SET_CONTENTS_CONSISTENT, 0666,

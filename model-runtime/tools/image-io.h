@@ -40,8 +40,9 @@ uint8_t *cli_mask_from_pixbuf (GdkPixbuf *pb, int width, int height, gboolean *s
 
 /* Writes rgb (height rows of stride bytes) as a PNG file atomically: into a
  * temporary file in the same folder, renamed over path when complete, so
- * path never holds a partial image. keys/values (NULL-terminated, may be
- * NULL) become tEXt chunks (iTXt when a value is not Latin-1). */
+ * path never holds a partial image; path "-" writes it to standard output.
+ * keys/values (NULL-terminated, may be NULL) become tEXt chunks (iTXt when
+ * a value is not Latin-1). */
 gboolean cli_png_write_atomic (const char *path, const uint8_t *rgb, int width, int height,
                                size_t stride, char **keys, char **values, GError **error);
 

@@ -542,6 +542,25 @@ if rc == 0:
 else:
     check("no -m and no default model", rc == 2 and "no model given and no default model installed; pass -m MODEL"
           in err, f"exit {rc}; {err!r}")
+# -o -: the PNG on standard output, byte-identical to the file the same run writes; nothing else there
+p = subprocess.run([magvlt, "generate", "-m", model, "-p", "a dog", "-o", "-", "--seed", "4"],
+                   capture_output=True, timeout=120, cwd=tmp)
+rc, out, err = run("generate", "-m", model, "-p", "a dog", "-o", "stdout-ref.png", "--seed", "4")
+same = rc == 0 and open(path("stdout-ref.png"), "rb").read() == p.stdout
+check("-o - writes the PNG to standard output, the same bytes as -o FILE, the result line on stderr",
+      p.returncode == 0 and p.stdout[:8] == b"\x89PNG\r\n\x1a\n" and same
+      and b"(standard output)  seed 4" in p.stderr, f"exit {p.returncode}; {p.stderr[-300:]!r}")
+check_run("-o - with 2 candidates is refused", ["generate", "-m", model, "-p", "x", "-o", "-",
+                                                "--candidates", "2"], 2, want_err="writes one image")
+check_run("-o - with --json is refused", ["generate", "-m", model, "-p", "x", "-o", "-", "--json"], 2,
+          want_err="both write to standard output")
+master, slave = pty.openpty()
+p = subprocess.run([magvlt, "generate", "-m", model, "-p", "x", "-o", "-"], stdout=slave,
+                   stderr=subprocess.PIPE, timeout=120, cwd=tmp)
+os.close(slave)
+os.close(master)
+check("-o - to a terminal is refused", p.returncode == 2 and b"standard output is a terminal" in p.stderr,
+      p.stderr[-300:])
 check("no stray files next to the outputs",
       not [n for n in os.listdir(tmp) if n.startswith(".") or n == "x.png"], os.listdir(tmp))
 
