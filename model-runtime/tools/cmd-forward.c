@@ -27,7 +27,9 @@ static const char forward_description[] =
   "  NAME.hidden.npy [L, C]        NAME.emb.npy [L, C]           NAME.block_out.npy [layers, L, "
   "C]\n"
   "Rows of text slots >= n are not computed and hold zeros. The wall time of each\n"
-  "forward pass (median of --repeat runs) is printed.";
+  "forward pass (median of --repeat runs) is printed.\n"
+  "\n"
+  "Example: magvlt forward -m model.gguf --cases cases.json --out logits/";
 
 typedef struct {
   const magvlt_model_info *info;
@@ -130,7 +132,8 @@ cli_forward (int argc, char **argv)
     model_path = cli_default_model ();
   if (!model_path || !cases_path || !out_dir || argc > 1)
     {
-      fprintf (stderr, "magvlt forward: -m MODEL, --cases CASES.json and --out DIR are required\n");
+      fprintf (stderr, "magvlt forward: --cases CASES.json and --out DIR are required (and -m "
+                       "MODEL where no default model is installed)\n");
       return CLI_EXIT_USAGE;
     }
   if (repeat < 1 || repeat > 1000 || n_threads < 0 || n_threads > 1024)
