@@ -16,6 +16,7 @@
                   through evaluate.py's engine), and `magvlt tokenize` encodes every caption
                   exactly as charbpe.py does
   evaluate.py     a classifier of a few steps, then every metric through the CLI on three splits (one empty)
+  diversity.py    distances between seeds and between prompts, with and without guidance
 
 usage: test_pipeline.py MAGVLT_CLI TRAINING_DIR NODE_MODULES
 Exit 77 (skipped) when the npm data packages or librsvg are not installed.
@@ -243,6 +244,19 @@ try:
         assert 0 < vq["codes_used"] <= 2 * 64 and 5 < vq["psnr"] < 60, vq
         assert len(c["examples"]) == 3 and all(e["ref"] in caps for e in c["examples"]), c
     assert "composite" in res["splits"]["test"]["caption"], res["splits"]["test"]["caption"].keys()
+    # diversity.py: distances between seeds of a prompt and between prompts, and the recognition
+    div = {}
+    for g in ("0", "2"):
+        out = os.path.join(tmp, f"div{g}.json")
+        run([py, os.path.join(training, "diversity.py"), "--model", gguf, "--data", data, "--work", work,
+             "--out", out, "--cli", cli, "--split", "test", "--n-prompts", "3", "--seeds", "2",
+             "--backend", "openblas", "--image-args", f"--guidance {g}"])
+        div[g] = json.load(open(out))
+    for d in div.values():
+        assert d["prompts"] == 3 and d["seeds"] == 2 and 0.0 <= d["top5"] <= 1.0, d
+        assert d["within_prompt_feature_distance"] > 0 and d["between_prompt_pixel_distance"] > 0, d
+    # the setting is recorded, and guidance gives other images, so other distances
+    assert div["0"]["image_args"] == "--guidance 0" and div["0"] != div["2"], div
     from charbpe import CharBpe
     tok = CharBpe.load(os.path.join(work, "bpe.json"))
     distinct = sorted(set(str(c) for c in caps)) + ["A Tiger, on a BLUE background!", "café crème 東京"]
