@@ -267,14 +267,23 @@ on_drag_end (GtkGestureDrag *gesture, double dx, double dy, StudioCanvas *self)
   self->stroking = FALSE;
 }
 
+/* The pen's pressure (1 where the device reports none), floored so a light
+ * touch still paints. */
 static void
-on_stylus_down (GtkGestureStylus *gesture, double x, double y, StudioCanvas *self)
+read_pressure (GtkGestureStylus *gesture, StudioCanvas *self)
 {
-  GdkDeviceTool *tool = gtk_gesture_stylus_get_device_tool (gesture);
   double pressure = 1.0;
 
   gtk_gesture_stylus_get_axis (gesture, GDK_AXIS_PRESSURE, &pressure);
   self->pressure = CLAMP (pressure, 0.05, 1.0);
+}
+
+static void
+on_stylus_down (GtkGestureStylus *gesture, double x, double y, StudioCanvas *self)
+{
+  GdkDeviceTool *tool = gtk_gesture_stylus_get_device_tool (gesture);
+
+  read_pressure (gesture, self);
   gtk_widget_grab_focus (GTK_WIDGET (self));
   begin_stroke (self, x, y,
                 self->erasing
@@ -284,12 +293,9 @@ on_stylus_down (GtkGestureStylus *gesture, double x, double y, StudioCanvas *sel
 static void
 on_stylus_motion (GtkGestureStylus *gesture, double x, double y, StudioCanvas *self)
 {
-  double pressure = 1.0;
-
   if (!self->stroking)
     return;
-  gtk_gesture_stylus_get_axis (gesture, GDK_AXIS_PRESSURE, &pressure);
-  self->pressure = CLAMP (pressure, 0.05, 1.0);
+  read_pressure (gesture, self);
   stroke_to (self, x, y);
   self->pointer_x = x;
   self->pointer_y = y;

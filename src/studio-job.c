@@ -169,11 +169,8 @@ studio_job_run (StudioJob *job, magvlt_context *ctx, GError **error)
   result->steps = job->params.image_steps;
   result->strength = job->edit.strength;
   result->temperature_scale = job->temperature_scale;
-  /* the engine guides the image steps of a prompt (not the joint job's) */
-  result->guidance = job->kind == STUDIO_JOB_GENERATE || job->kind == STUDIO_JOB_INPAINT
-                         || job->kind == STUDIO_JOB_EDIT
-                       ? job->params.image_guidance
-                       : 0.0;
+  /* what the engine ran with (none for text jobs, joint or a blank prompt) */
+  result->guidance = r.n_candidates > 0 ? r.candidates[0].image_guidance : 0.0;
   result->candidates = g_array_new (FALSE, TRUE, sizeof (StudioCandidate));
   g_array_set_clear_func (result->candidates, candidate_clear);
   for (int i = 0; i < r.n_candidates; i++)

@@ -647,11 +647,7 @@ studio_window_accept (StudioWindow *self)
       g_ptr_array_add (p, g_strdup ("MAGVLT temperature scale"));
       g_ptr_array_add (p, format_number (self->pending->temperature_scale));
       g_ptr_array_add (p, g_strdup ("MAGVLT guidance"));
-      /* a blank prompt is not guided (refine.c) */
-      g_ptr_array_add (
-        p, format_number (self->pending->prompt_checked && self->pending->prompt_tokens == 0
-                            ? 0.0
-                            : self->pending->guidance));
+      g_ptr_array_add (p, format_number (self->pending->guidance));
       if (self->pending->kind == STUDIO_JOB_EDIT)
         {
           g_ptr_array_add (p, g_strdup ("MAGVLT strength"));

@@ -461,10 +461,12 @@ typedef struct magvlt_candidate {
   int32_t *image_codes; /* [I], or NULL for text-only jobs */
   uint8_t *image;       /* width × height × 3 RGB, or NULL */
   int32_t width, height;
-  int32_t *text_ids; /* [T] incl. end-of-text padding, or NULL */
-  char *text;        /* the caption (UTF-8), or NULL */
-  double score;      /* mean log-likelihood per generated token (higher is better) */
-  uint64_t seed;     /* re-run with this seed and 1 candidate to get it again */
+  int32_t *text_ids;    /* [T] incl. end-of-text padding, or NULL */
+  char *text;           /* the caption (UTF-8), or NULL */
+  double score;         /* mean log-likelihood per generated token (higher is better) */
+  uint64_t seed;        /* re-run with this seed and 1 candidate to get it again */
+  float image_guidance; /* the text guidance its image steps ran with: 0 for
+                           text jobs, joint, a blank prompt, or guidance off */
 } magvlt_candidate;
 
 typedef struct magvlt_result {

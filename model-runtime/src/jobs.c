@@ -6,6 +6,7 @@
 #include "jobs.h"
 #include "image.h"
 #include "refine.h"
+#include "sampling_range.h"
 #include "status.h"
 #include "vqgan.h"
 
@@ -93,9 +94,10 @@ mv_jobs_check_params (magvlt_context *ctx, const magvlt_sampling_params *p)
       || !isfinite (p->image_choice_temperature_start)
       || !isfinite (p->image_choice_temperature_end))
     return mv_ctx_fail (ctx, MAGVLT_ERR_INVALID_ARG, "choice temperatures must be >= 0");
-  if (!(p->image_guidance >= 0.0f) || !(p->image_guidance <= 100.0f))
-    return mv_ctx_fail (ctx, MAGVLT_ERR_INVALID_ARG, "image guidance %g is not in [0, 100]",
-                        (double) p->image_guidance);
+  const char *why = mv_sampling_range_error ("img_guidance_scale", p->image_guidance);
+  if (why)
+    return mv_ctx_fail (ctx, MAGVLT_ERR_INVALID_ARG, "image guidance %g: %s",
+                        (double) p->image_guidance, why);
   if (p->text_top_k < 0 || p->text_length < 0 || p->text_length > hp->ctx_len_txt)
     return mv_ctx_fail (ctx, MAGVLT_ERR_INVALID_ARG,
                         "text_top_k must be >= 0 and text_length 0..%d (got %d, %d)",
@@ -292,6 +294,7 @@ magvlt_generate_image (magvlt_context *ctx, const magvlt_sampling_params *params
           || (st = keep_codes (ctx, c, codes)) || (st = decode_candidate (&job, codes, c)))
         break;
       c->score = mean (ll, n_ll);
+      c->image_guidance = mv_image_guidance (&job, n_txt);
     }
   return mv_jobs_finish (ctx, st, &job, result);
 }

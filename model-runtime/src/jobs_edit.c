@@ -186,6 +186,7 @@ magvlt_edit_image (magvlt_context *ctx, const magvlt_sampling_params *params,
         }
       if ((st = mv_refine_image (&job, ids, n_txt, codes, known, r0, &rng, &ll, &n_ll)))
         break;
+      c->image_guidance = mv_image_guidance (&job, n_txt);
       if (!(c->image_codes = malloc ((size_t) ni * sizeof (int32_t))))
         st = mv_ctx_fail (ctx, MAGVLT_ERR_NOMEM, "out of memory");
       else

@@ -6,7 +6,8 @@
  * anyway), and the training exporter writes the values chosen for the
  * default model on its validation split. Read: the refinement steps, the
  * temperatures, top-k and the image guidance (a key of ours that no
- * official file has, so official checkpoints sample as officially). Not read: the candidate counts (the official
+ * official file has, so official checkpoints sample as officially). Not
+ * read: the candidate counts (the official
  * scripts sample 32 or 64 candidates and rerank them with CLIP; jobs here
  * default to one for speed and the caller chooses), the sample methods (the
  * engine implements the official ones, FORMAT.md) and txt_top_p (0, off, in

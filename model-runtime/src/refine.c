@@ -149,11 +149,16 @@ preview_image (mv_job *job, int step, int n_steps, const int32_t *codes, const u
  * the null condition) named concepts less often, so text stays unguided.
  * A prompt without a token (only the end-of-text slot: a blank prompt, or
  * the joint job's image stage) has nothing to guide by: no guidance. */
+float
+mv_image_guidance (const mv_job *job, int n_txt)
+{
+  return n_txt > 1 ? job->params.image_guidance : 0.0f;
+}
+
 static magvlt_status
-guide_image_logits (mv_job *job, const magvlt_forward_input *in, const uint8_t *masked)
+guide_image_logits (mv_job *job, const magvlt_forward_input *in, const uint8_t *masked, float g)
 {
   const mv_hparams *hp = &job->ctx->model->hp;
-  float g = job->params.image_guidance;
   magvlt_forward_input bare = *in;
   bare.text_valid_len = 0;
   /* on the first guided step: text jobs never need it */
@@ -186,6 +191,7 @@ mv_refine_image (mv_job *job, const int32_t *text_ids, int n_txt, int32_t *codes
   const magvlt_sampling_params *p = &job->params;
   int ni = hp->ctx_len_img, vi = hp->vocab_size_img, n_steps = p->image_steps;
   int n_generate = 0;
+  float guidance = mv_image_guidance (job, n_txt);
   magvlt_status st;
 
   for (int j = 0; j < ni; j++)
@@ -211,8 +217,7 @@ mv_refine_image (mv_job *job, const int32_t *text_ids, int n_txt, int32_t *codes
       magvlt_forward_output out = { .image_logits = job->img_logits, .image_logit_rows = masked };
       if ((st = magvlt_forward (ctx, &in, &out)) != MAGVLT_OK)
         return st;
-      if (p->image_guidance > 0.0f && n_txt > 1
-          && (st = guide_image_logits (job, &in, masked)) != MAGVLT_OK)
+      if (guidance > 0.0f && (st = guide_image_logits (job, &in, masked, guidance)) != MAGVLT_OK)
         return st;
 
       float tau = lerp_steps (p->image_temperature_start, p->image_temperature_end, s, n_steps);

@@ -11,7 +11,7 @@ typedef struct {
   magvlt_sampling_params params;
   int candidate, n_candidates;
   float *img_logits;    /* [I, Vi] */
-  float *img_unguided;  /* [I, Vi] without the text, when image_guidance > 0 */
+  float *img_unguided;  /* [I, Vi] without the text, from the first guided step */
   float *txt_logits;    /* [T, Vt] */
   float *len_logits;    /* [T] */
   float *scratch;       /* [max(Vi, Vt)] */
@@ -34,6 +34,10 @@ void mv_job_progress (mv_job *job, magvlt_stage stage, int step, int n_steps);
  * fixes to *ll_sum / *ll_n. */
 magvlt_status mv_refine_image (mv_job *job, const int32_t *text_ids, int n_txt, int32_t *codes,
                                uint8_t *known, float r0, mv_rng *rng, double *ll_sum, int *ll_n);
+
+/* The text guidance mv_refine_image applies for a prompt of n_txt visible
+ * slots: the job's, or 0 when the prompt has no token (n_txt <= 1). */
+float mv_image_guidance (const mv_job *job, int n_txt);
 
 /* Dummy text slots of the caption length pass (spec §3.3: 16 of 64). */
 int mv_length_pass_slots (const magvlt_model *model);

@@ -271,8 +271,8 @@ parameters_text (job_run *r, const magvlt_candidate *c, int rank)
     s, " steps=%d temperature=%g-%g choice-temperature=%g-%g seed=%" G_GUINT64_FORMAT,
     p->image_steps, (double) p->image_temperature_start, (double) p->image_temperature_end,
     (double) p->image_choice_temperature_start, (double) p->image_choice_temperature_end, c->seed);
-  if (p->image_guidance > 0.0f)
-    g_string_append_printf (s, " guidance=%g", (double) p->image_guidance);
+  if (c->image_guidance > 0.0f)
+    g_string_append_printf (s, " guidance=%g", (double) c->image_guidance);
   if (r->kind == JOB_JOINT)
     g_string_append_printf (s, " text-steps=%d text-temperature=%g text-top-k=%d", p->text_steps,
                             (double) p->text_temperature, p->text_top_k);
@@ -386,7 +386,7 @@ cli_jobs_print_result (job_run *r, const magvlt_candidate *c, int rank, int n_ra
   if (c->image)
     {
       json_builder_set_member_name (b, "guidance");
-      json_builder_add_double_value (b, r->sp.image_guidance);
+      json_builder_add_double_value (b, c->image_guidance);
     }
   if (r->kind == JOB_JOINT)
     {

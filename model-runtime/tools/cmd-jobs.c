@@ -358,8 +358,6 @@ set_sampling (job_run *r, magvlt_sampling_params base)
                       r->choice_temperature);
   if (r->guidance_arg)
     sp->image_guidance = (float) r->guidance;
-  if (k == JOB_JOINT)
-    sp->image_guidance = 0.0f; /* no prompt to guide by (the engine skips it too) */
 }
 
 /* Checks the options and fills the sampling parameters; returns an exit
@@ -543,16 +541,11 @@ check_prompt (job_run *r, const char *text, const char *what)
              "without its non-ASCII characters (as the official code does)\n",
              r->cmd, what);
   if (tr.n_tokens == 0)
-    {
-      fprintf (stderr,
-               "magvlt %s: warning: %s gives the model no words (it is empty, or only characters "
-               "outside its vocabulary): the result follows no text (`magvlt joint` makes an image "
-               "from nothing on purpose)\n",
-               r->cmd, what);
-      /* nothing to guide by: the engine skips the guidance, so the
-       * parameters written with the result say none */
-      r->sp.image_guidance = 0.0f;
-    }
+    fprintf (stderr,
+             "magvlt %s: warning: %s gives the model no words (it is empty, or only characters "
+             "outside its vocabulary): the result follows no text (`magvlt joint` makes an image "
+             "from nothing on purpose)\n",
+             r->cmd, what);
   return TRUE;
 }
 

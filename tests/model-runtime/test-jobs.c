@@ -223,6 +223,10 @@ test_guidance (magvlt_context *ctx, const magvlt_model *model, const magvlt_mode
               (double) g, judged, ni, guided_ok, moved);
       expect (plain_ok >= judged - 1, "guidance 0: the codes follow l alone (%d of %d)", plain_ok,
               judged);
+      expect (
+        guided.candidates[0].image_guidance == g && plain.candidates[0].image_guidance == 0.0f,
+        "guidance: each candidate says the guidance it ran with (%g, %g)",
+        (double) guided.candidates[0].image_guidance, (double) plain.candidates[0].image_guidance);
       magvlt_result_free (&plain);
       magvlt_result_free (&guided);
     }
@@ -238,6 +242,8 @@ test_guidance (magvlt_context *ctx, const magvlt_model *model, const magvlt_mode
                        (size_t) ni * sizeof (int32_t))
                  == 0,
           "guidance: a blank prompt is not guided (same codes as guidance 0)");
+  expect (s2 == MAGVLT_OK && guided.candidates[0].image_guidance == 0.0f,
+          "guidance: a blank prompt's candidate says 0");
   if (s1 == MAGVLT_OK)
     magvlt_result_free (&plain);
   if (s2 == MAGVLT_OK)
@@ -342,7 +348,8 @@ test_edit (magvlt_context *ctx)
         outside += mask[i / 3] < 128 && guided.candidates[0].image[i] != px[i];
         differ += guided.candidates[0].image[i] != plain.candidates[0].image[i];
       }
-    expect (s1 == MAGVLT_OK && s2 == MAGVLT_OK && outside == 0 && differ > 0,
+    expect (s1 == MAGVLT_OK && s2 == MAGVLT_OK && outside == 0 && differ > 0
+              && guided.candidates[0].image_guidance == 3.0f,
             "guided inpaint: outside the mask unchanged (%d), result differs from unguided (%d "
             "values) (%s)",
             outside, differ, magvlt_last_error ());
